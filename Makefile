@@ -1,0 +1,55 @@
+# carina: a Slurm SPANK plugin running each step in one rootless Podman
+# container per node. `make demo` and `make test` are the entry points.
+SHELL := /bin/bash
+GO ?= go
+BUILD := $(CURDIR)/build
+HELPER_TAGS := containers_image_openpgp exclude_graphdriver_btrfs
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GO_SOURCES := $(shell find spank cgo pkg cmd -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
+
+.PHONY: all build deps cluster-up cluster-down demo test unit e2e lint clean
+
+all: build
+
+build: $(BUILD)/spank_carina.so $(BUILD)/carina
+
+$(BUILD)/spank_carina.so: $(GO_SOURCES) spank/carina.lds
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath \
+		-ldflags '-extldflags "-Wl,--version-script=$(CURDIR)/spank/carina.lds"' -o $@ ./spank
+
+$(BUILD)/carina: $(GO_SOURCES)
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(HELPER_TAGS)' -ldflags '-X main.version=$(VERSION)' -o $@ ./cmd/carina
+
+# Debian packages needed to build (the cluster scripts install the rest).
+deps:
+	test/cluster/packages.sh
+
+cluster-up: deps build
+	CARINA_BUILD_DIR=$(BUILD) test/cluster/up.sh
+
+cluster-down:
+	test/cluster/down.sh
+
+demo: deps cluster-up
+	test/demo.sh
+
+lint:
+	shellcheck -x test/cluster/*.sh test/*.sh .ci/run
+	@out=$$(gofmt -l spank cgo pkg cmd); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet -tags '$(HELPER_TAGS)' ./...
+
+# Unit tests need no Slurm and no cluster (the runas tests run /bin/sh).
+unit:
+	$(GO) test -v -count=1 -tags '$(HELPER_TAGS)' ./cgo/... ./pkg/... ./cmd/...
+
+e2e:
+	bats --tap test/e2e
+
+# The whole suite: build, lint, unit tests, then the real cluster for the
+# end-to-end tests; the cluster is stopped again whatever the outcome.
+test: deps build lint unit
+	@rc=0; $(MAKE) --no-print-directory cluster-up && $(MAKE) --no-print-directory e2e || rc=$$?; \
+	$(MAKE) --no-print-directory cluster-down || rc=$$((rc ? rc : 1)); exit $$rc
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,65 @@
+/*
+ * join.h - the one definition of the Go <-> C join plan.
+ *
+ * Contract:
+ *   - The plan is filled by Go (through the setters below) in slurmstepd,
+ *     in slurm_spank_init_post_opt (remote context, root, BEFORE any task
+ *     is forked). Go may run there.
+ *   - After fork, in slurm_spank_task_init, only carina_plan_join() and the
+ *     read-only accessors are called. They run in the forked task, where Go
+ *     must NEVER run: they are plain C, allocate nothing and call no Go.
+ *   - carina_plan_free() releases everything; it is called from
+ *     slurm_spank_exit in the parent.
+ *   - Every fd in the plan is opened with O_CLOEXEC, so nothing leaks into
+ *     the user's program even on an error path.
+ *
+ * The constants below are checked against their Go twins by
+ * cgo/plan_test.go; change both together.
+ */
+#ifndef CARINA_JOIN_H
+#define CARINA_JOIN_H
+
+#include <stddef.h>
+
+#define CARINA_PLAN_VERSION 1
+#define CARINA_ERR_MAX 1024
+#define CARINA_PATH_MAX 4096
+
+/* Namespaces are joined in index order: user first, then mount
+ * (mount first fails with EPERM for an unprivileged task). */
+enum carina_ns {
+	CARINA_NS_USER = 0,
+	CARINA_NS_MNT = 1,
+	CARINA_NS_COUNT = 2
+};
+
+struct carina_env {
+	char *name;
+	char *value;
+};
+
+struct carina_plan {
+	int active;                      /* 1 when this step runs in a container */
+	int ns_fd[CARINA_NS_COUNT];      /* -1 when unset */
+	char workdir[CARINA_PATH_MAX];   /* chdir target inside the container */
+	char error[CARINA_ERR_MAX];      /* kept error, reported from task_init */
+	size_t env_count;
+	struct carina_env *env;          /* image variables to set in each task */
+};
+
+/* Before fork (Go may run). Each returns 0 on success, -1 on error. */
+void carina_plan_reset(void);
+int carina_plan_set_ns(int index, int fd);
+int carina_plan_set_workdir(const char *dir);
+void carina_plan_set_error(const char *msg);
+int carina_plan_add_env(const char *name, const char *value);
+void carina_plan_activate(void);
+void carina_plan_free(void);
+
+/* After fork (C only). */
+const struct carina_plan *carina_plan_get(void);
+/* Joins the namespaces and changes directory. On failure writes a
+ * "carina: ..." message into err and returns -1. Allocates nothing. */
+int carina_plan_join(const struct carina_plan *plan, char *err, size_t errlen);
+
+#endif

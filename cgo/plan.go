@@ -1,0 +1,130 @@
+// Package join fills the C join plan (join.h) that the forked tasks read in
+// slurm_spank_task_init. Everything here runs in slurmstepd before the fork;
+// after the fork only join.c runs.
+package join
+
+/*
+#include <stdlib.h>
+#include "join.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// Go twins of the constants in join.h; plan_test.go checks they agree.
+const (
+	PlanVersion = 1
+	ErrMax      = 1024
+	PathMax     = 4096
+	NSUser      = 0
+	NSMnt       = 1
+	NSCount     = 2
+)
+
+// Env is one variable a task gets inside the container.
+type Env struct{ Name, Value string }
+
+// Plan is what a task needs to join its node container.
+type Plan struct {
+	UserNS, MntNS int // open O_CLOEXEC fds; ownership moves to the C plan
+	Workdir       string
+	Env           []Env
+}
+
+// Install replaces the C plan with p and marks it active. On error the
+// plan is left inactive and the fds are closed.
+func Install(p Plan) error {
+	C.carina_plan_reset()
+	if C.carina_plan_set_ns(C.int(NSUser), C.int(p.UserNS)) != 0 ||
+		C.carina_plan_set_ns(C.int(NSMnt), C.int(p.MntNS)) != 0 {
+		C.carina_plan_reset()
+		return fmt.Errorf("join plan: bad namespace fds %d/%d", p.UserNS, p.MntNS)
+	}
+	wd := p.Workdir
+	if wd == "" {
+		wd = "/"
+	}
+	if err := withCString(wd, func(s *C.char) C.int { return C.carina_plan_set_workdir(s) }); err != nil {
+		C.carina_plan_reset()
+		return fmt.Errorf("join plan: workdir %q: %w", wd, err)
+	}
+	for _, e := range p.Env {
+		n, v := C.CString(e.Name), C.CString(e.Value)
+		rc := C.carina_plan_add_env(n, v)
+		C.free(unsafe.Pointer(n))
+		C.free(unsafe.Pointer(v))
+		if rc != 0 {
+			C.carina_plan_reset()
+			return fmt.Errorf("join plan: environment variable %q rejected", e.Name)
+		}
+	}
+	C.carina_plan_activate()
+	return nil
+}
+
+// Fail marks the step as containerised but failed: every task reports msg
+// from task_init and exits non-zero instead of running outside the container.
+func Fail(msg string) {
+	C.carina_plan_reset()
+	s := C.CString(msg)
+	C.carina_plan_set_error(s)
+	C.free(unsafe.Pointer(s))
+	C.carina_plan_activate()
+}
+
+// Free releases the plan (slurm_spank_exit).
+func Free() { C.carina_plan_free() }
+
+func withCString(s string, f func(*C.char) C.int) error {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	if f(cs) != 0 {
+		return fmt.Errorf("rejected by the C plan")
+	}
+	return nil
+}
+
+// snapshot is a Go copy of the C plan, for tests.
+type snapshot struct {
+	Active  bool
+	NS      [NSCount]int
+	Workdir string
+	Error   string
+	Env     []Env
+}
+
+func current() snapshot {
+	p := C.carina_plan_get()
+	s := snapshot{
+		Active:  p.active != 0,
+		Workdir: C.GoString(&p.workdir[0]),
+		Error:   C.GoString(&p.error[0]),
+	}
+	for i := 0; i < NSCount; i++ {
+		s.NS[i] = int(p.ns_fd[i])
+	}
+	envs := unsafe.Slice(p.env, int(p.env_count))
+	for _, e := range envs {
+		s.Env = append(s.Env, Env{C.GoString(e.name), C.GoString(e.value)})
+	}
+	return s
+}
+
+// cLayout reports the C side of the protocol, for the drift test.
+func cLayout() map[string]int {
+	var p C.struct_carina_plan
+	return map[string]int{
+		"PlanVersion":    int(C.CARINA_PLAN_VERSION),
+		"ErrMax":         int(C.CARINA_ERR_MAX),
+		"PathMax":        int(C.CARINA_PATH_MAX),
+		"NSUser":         int(C.CARINA_NS_USER),
+		"NSMnt":          int(C.CARINA_NS_MNT),
+		"NSCount":        int(C.CARINA_NS_COUNT),
+		"sizeof.workdir": int(unsafe.Sizeof(p.workdir)),
+		"sizeof.error":   int(unsafe.Sizeof(p.error)),
+		"len.ns_fd":      len(p.ns_fd),
+	}
+}

@@ -1,0 +1,57 @@
+// Command carina is the helper that the SPANK plugin executes as the job
+// user (never as root), and the users' and admins' command line. It holds
+// everything heavy: containers/image, containers/storage and the podman CLI.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"go.podman.io/storage/pkg/reexec"
+)
+
+const usage = `usage: carina COMMAND [ARGS]
+
+Commands run by the SPANK plugin, as the job user:
+  node up     pull the image and start (or find) the job's node container
+  node down   remove the job's node containers and end podman's pause process
+Other:
+  version     print the version
+`
+
+// version is set at build time (-ldflags -X main.version=...).
+var version = "dev"
+
+func main() {
+	if reexec.Init() {
+		return
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	var err error
+	switch {
+	case args[0] == "version":
+		fmt.Println("carina", version)
+		return 0
+	case args[0] == "node" && len(args) > 1 && args[1] == "up":
+		err = nodeUp(args[2:])
+	case args[0] == "node" && len(args) > 1 && args[1] == "down":
+		err = nodeDown(args[2:])
+	case args[0] == pullInternal:
+		err = pullInUserNS(args[1:])
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "carina: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/carina-hpc/carina/pkg/image"
+	"github.com/carina-hpc/carina/pkg/nodectr"
+	"github.com/carina-hpc/carina/pkg/plan"
+	"github.com/carina-hpc/carina/pkg/runas"
+)
+
+// nodeFlags are shared by node up and node down.
+type nodeFlags struct {
+	job                  uint
+	node                 string
+	runtimeDir, storeDir string
+	podman, initPath     string
+	image                string
+}
+
+func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, error) {
+	var f nodeFlags
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.UintVar(&f.job, "job", 0, "Slurm job id")
+	fs.StringVar(&f.node, "node", "", "Slurm node name")
+	fs.StringVar(&f.runtimeDir, "runtime-dir", "/run/carina", "site runtime directory")
+	fs.StringVar(&f.storeDir, "store-dir", "/var/lib/carina", "site store directory")
+	fs.StringVar(&f.podman, "podman", "/usr/bin/podman", "podman binary")
+	fs.StringVar(&f.initPath, "init", "/usr/bin/catatonit", "static init for the container")
+	if wantImage {
+		fs.StringVar(&f.image, "image", "", "normalised image reference")
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if f.job == 0 || f.job > 1<<32-1 || f.node == "" || (wantImage && f.image == "") {
+		return f, fmt.Errorf("%s: --job, --node%s are required", name, map[bool]string{true: " and --image"}[wantImage])
+	}
+	return f, nil
+}
+
+func (f nodeFlags) step() plan.Step {
+	return plan.Step{JobID: uint32(f.job), Node: f.node, UID: uint32(os.Getuid())}
+}
+
+func (f nodeFlags) podmanFor(d plan.Dirs) nodectr.Podman {
+	return nodectr.Podman{Bin: f.podman, GraphRoot: d.Graph, RunRoot: d.RunRoot, Driver: "overlay"}
+}
+
+// nodeUp makes sure the job's container for this image runs on this node
+// and prints its plan.Container as JSON. Steps of a job on a node are
+// serialised by a lock in the user's runtime directory.
+func nodeUp(args []string) error {
+	f, err := parseNodeFlags("node up", args, true)
+	if err != nil {
+		return err
+	}
+	resetOOMScore()
+	s := f.step()
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	d := plan.DirsFor(f.runtimeDir, f.storeDir, s)
+	unlock, err := lock(filepath.Join(d.Run, "lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ctx := context.Background()
+	pm := f.podmanFor(d)
+	name := plan.ContainerName(s, f.image)
+	stateFile := filepath.Join(d.Run, name+".json")
+
+	st, exists, err := pm.Inspect(ctx, name)
+	if err != nil {
+		return err
+	}
+	if exists && st.Running {
+		var c plan.Container
+		if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &c) == nil {
+			c.Pid, c.ID = st.Pid, st.ID
+			return printJSON(c)
+		}
+	}
+	if exists {
+		if err := pm.Remove(ctx, name); err != nil {
+			return err
+		}
+	}
+	pulled, err := pullAsSubordinate(ctx, d, f.image)
+	if err != nil {
+		return err
+	}
+	id, err := pm.Start(ctx, nodectr.Spec{Name: name, ImageID: pulled.ID, JobID: s.JobID, Node: s.Node, InitPath: f.initPath})
+	if err != nil {
+		_ = pm.Remove(ctx, name)
+		return fmt.Errorf("starting the container for %s: %w", f.image, err)
+	}
+	st, _, err = pm.Inspect(ctx, name)
+	if err != nil || !st.Running || st.Pid <= 0 {
+		_ = pm.Remove(ctx, name)
+		return fmt.Errorf("container %s for %s did not stay running: %v", name, f.image, err)
+	}
+	c := plan.Container{Name: name, ID: id, Pid: st.Pid, ImageID: pulled.ID, Env: pulled.Env, Workdir: pulled.Workdir}
+	if err := writeJSONAtomic(stateFile, c); err != nil {
+		_ = pm.Remove(ctx, name)
+		return err
+	}
+	return printJSON(c)
+}
+
+// nodeDown removes the job's containers on this node; when no carina
+// container of the user is left there, it also ends podman's pause process
+// so that no process of the user outlives the job.
+func nodeDown(args []string) error {
+	f, err := parseNodeFlags("node down", args, false)
+	if err != nil {
+		return err
+	}
+	resetOOMScore()
+	s := f.step()
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	d := plan.DirsFor(f.runtimeDir, f.storeDir, s)
+	if _, err := os.Stat(d.Run); errors.Is(err, os.ErrNotExist) {
+		return nil // carina never ran for this user on this node
+	}
+	unlock, err := lock(filepath.Join(d.Run, "lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ctx := context.Background()
+	pm := f.podmanFor(d)
+	names, err := pm.List(ctx, nodectr.All, fmt.Sprintf("%s=%d", plan.LabelJob, s.JobID), plan.LabelNode+"="+s.Node)
+	if err != nil {
+		return err
+	}
+	// Containers that no longer run belong to no live step (left by a
+	// crashed node or a wiped runtime directory): remove them too.
+	stale, err := pm.List(ctx, nodectr.NotRunning)
+	if err != nil {
+		return err
+	}
+	names = append(names, stale...)
+	if err := pm.Remove(ctx, names...); err != nil {
+		return err
+	}
+	for _, n := range names {
+		_ = os.Remove(filepath.Join(d.Run, n+".json"))
+	}
+	left, err := pm.List(ctx, nodectr.Running)
+	if err != nil {
+		return err
+	}
+	if len(left) == 0 {
+		return nodectr.KillPause(d.Run)
+	}
+	return nil
+}
+
+// pullAsSubordinate runs the pull in a child that re-executes into a user
+// namespace built from the user's subordinate ids, as rootless podman does.
+func pullAsSubordinate(ctx context.Context, d plan.Dirs, ref string) (image.Pulled, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return image.Pulled{}, fmt.Errorf("finding the carina binary: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, self, pullInternal, "--root", d.Graph, "--runroot", d.RunRoot, ref)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if l := runas.LastCarinaLine(stderr.String()); l != "" {
+			return image.Pulled{}, errors.New(strings.TrimSpace(strings.TrimPrefix(l, "carina:")))
+		}
+		return image.Pulled{}, fmt.Errorf("pull of %s failed: %v: %s", ref, err, strings.TrimSpace(stderr.String()))
+	}
+	var p image.Pulled
+	if err := json.Unmarshal(out, &p); err != nil || p.ID == "" {
+		return image.Pulled{}, fmt.Errorf("pull of %s: unreadable result", ref)
+	}
+	return p, nil
+}
+
+// resetOOMScore undoes slurmstepd's -1000 so that podman and the container
+// are not immune to the OOM killer (raising the score needs no privilege).
+func resetOOMScore() {
+	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("0"), 0)
+}
+
+func lock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp." + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("renaming %s: %w", tmp, err)
+	}
+	return nil
+}
+
+func printJSON(v any) error {
+	return json.NewEncoder(os.Stdout).Encode(v)
+}

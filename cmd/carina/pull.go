@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"go.podman.io/storage/pkg/unshare"
+
+	"github.com/carina-hpc/carina/pkg/image"
+)
+
+// pullInternal is the hidden subcommand node up runs for the pull.
+const pullInternal = "__pull"
+
+// pullInUserNS re-executes itself into a user namespace made from the
+// user's subordinate ids (unshare.MaybeReexecUsingUserNamespace returns in
+// the child), pulls, and prints image.Pulled as JSON.
+func pullInUserNS(args []string) error {
+	fs := flag.NewFlagSet(pullInternal, flag.ContinueOnError)
+	root := fs.String("root", "", "graph root")
+	runroot := fs.String("runroot", "", "run root")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *root == "" || *runroot == "" || fs.NArg() != 1 {
+		return fmt.Errorf("%s: --root, --runroot and one image reference are required", pullInternal)
+	}
+	unshare.MaybeReexecUsingUserNamespace(false)
+	st, err := image.Store{GraphRoot: *root, RunRoot: *runroot, Driver: "overlay"}.Open()
+	if err != nil {
+		return err
+	}
+	defer func() { _, _ = st.Shutdown(false) }()
+	p, err := image.Pull(context.Background(), st, fs.Arg(0), os.Stderr)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(p)
+}

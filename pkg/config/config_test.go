@@ -1,0 +1,45 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		check   func(Config) bool
+		wantErr string
+	}{
+		{"defaults", nil, func(c Config) bool { return c == Default() }, ""},
+		{"all keys", []string{"helper=/opt/c/carina", "runtime_dir=/run/x", "store_dir=/srv/s",
+			"podman=/opt/podman", "init_path=/opt/init", "helper_timeout=30s"},
+			func(c Config) bool {
+				return c.Helper == "/opt/c/carina" && c.RuntimeDir == "/run/x" && c.StoreDir == "/srv/s" &&
+					c.Podman == "/opt/podman" && c.InitPath == "/opt/init" && c.HelperLimit == 30*time.Second
+			}, ""},
+		{"unknown key", []string{"helpr=/x"}, nil, `unknown key "helpr"`},
+		{"no value", []string{"helper"}, nil, "want key=value"},
+		{"twice", []string{"helper=/a", "helper=/b"}, nil, "given twice"},
+		{"relative path", []string{"store_dir=var/lib"}, nil, "clean absolute path"},
+		{"unclean path", []string{"store_dir=/var/../lib"}, nil, "clean absolute path"},
+		{"bad duration", []string{"helper_timeout=soon"}, nil, "positive duration"},
+		{"negative duration", []string{"helper_timeout=-1s"}, nil, "positive duration"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseArgs(tc.args)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !tc.check(c) {
+				t.Fatalf("ParseArgs = %+v, %v", c, err)
+			}
+		})
+	}
+}

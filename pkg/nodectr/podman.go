@@ -1,0 +1,156 @@
+// Package nodectr starts, finds and removes the one container per node,
+// job and configuration that the tasks of a step join. It drives the podman
+// CLI as the job user (rootless) and runs only in the carina helper.
+package nodectr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"github.com/carina-hpc/carina/pkg/plan"
+)
+
+// InitTarget is where the static init is mounted inside every container;
+// it needs nothing from the image, so shell-less images work.
+const InitTarget = "/.carina-init"
+
+// Podman runs podman with the store and runtime of one node and user.
+type Podman struct {
+	Bin        string
+	GraphRoot  string
+	RunRoot    string
+	Driver     string
+	ExtraFlags []string // site flags placed before the subcommand
+}
+
+func (p Podman) global() []string {
+	args := []string{"--root", p.GraphRoot, "--runroot", p.RunRoot, "--storage-driver", p.Driver}
+	return append(args, p.ExtraFlags...)
+}
+
+// run executes podman and returns stdout; the error carries stderr.
+func (p Podman) run(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, p.Bin, append(p.global(), args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("podman %s: %v: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+// Spec is a node container to start.
+type Spec struct {
+	Name     string
+	ImageID  string
+	JobID    uint32
+	Node     string
+	InitPath string // host path of a static init (catatonit)
+}
+
+// RunArgs is the podman command line that starts spec: host network, PID
+// and IPC namespaces (what HPC codes expect), the user's own uid inside
+// (keep-id), and a pause-mode init that outlives every task.
+func RunArgs(s Spec) []string {
+	return []string{"run", "--detach", "--name", s.Name,
+		"--label", plan.LabelManaged + "=1",
+		"--label", fmt.Sprintf("%s=%d", plan.LabelJob, s.JobID),
+		"--label", plan.LabelNode + "=" + s.Node,
+		"--pull=never", "--network=host", "--pid=host", "--ipc=host", "--userns=keep-id",
+		"--log-driver=none",
+		"--volume", s.InitPath + ":" + InitTarget + ":ro",
+		"--entrypoint", InitTarget,
+		s.ImageID, "-P"}
+}
+
+// Start starts spec and returns the container id.
+func (p Podman) Start(ctx context.Context, s Spec) (string, error) {
+	out, err := p.run(ctx, RunArgs(s)...)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// State is what carina needs of a running container.
+type State struct {
+	ID      string
+	Pid     int
+	Running bool
+}
+
+// Inspect returns the state of the named container; ok is false when it
+// does not exist.
+func (p Podman) Inspect(ctx context.Context, name string) (st State, ok bool, err error) {
+	out, err := p.run(ctx, "container", "inspect", "--format", "json", name)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such container") {
+			return State{}, false, nil
+		}
+		return State{}, false, err
+	}
+	var raw []struct {
+		ID    string `json:"Id"`
+		State struct {
+			Running bool `json:"Running"`
+			Pid     int  `json:"Pid"`
+		} `json:"State"`
+	}
+	if err := json.Unmarshal(out, &raw); err != nil || len(raw) != 1 {
+		return State{}, false, fmt.Errorf("podman container inspect %s: unreadable output: %v", name, err)
+	}
+	return State{ID: raw[0].ID, Pid: raw[0].State.Pid, Running: raw[0].State.Running}, true, nil
+}
+
+// Which selects containers by state for List.
+type Which int
+
+// States List can select.
+const (
+	All Which = iota
+	Running
+	NotRunning
+)
+
+// List returns the names of carina containers in the given state that
+// match the label filters (e.g. "carina.job=42").
+func (p Podman) List(ctx context.Context, which Which, labels ...string) ([]string, error) {
+	args := []string{"ps", "--all", "--format", "{{.Names}}", "--filter", "label=" + plan.LabelManaged + "=1"}
+	switch which {
+	case Running:
+		args = append(args, "--filter", "status=running")
+	case NotRunning:
+		for _, s := range []string{"created", "exited", "paused", "stopped", "unknown"} {
+			args = append(args, "--filter", "status="+s)
+		}
+	}
+	for _, f := range labels {
+		args = append(args, "--filter", "label="+f)
+	}
+	out, err := p.run(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// Remove removes containers at once (their init holds no user state).
+func (p Podman) Remove(ctx context.Context, names ...string) error {
+	seen := map[string]bool{}
+	args := []string{"rm", "--force", "--time", "0"}
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			args = append(args, n)
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	_, err := p.run(ctx, args...)
+	return err
+}

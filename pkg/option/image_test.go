@@ -1,0 +1,40 @@
+package option
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseImage(t *testing.T) {
+	dgst := "sha256:" + strings.Repeat("a", 64)
+	tests := []struct {
+		in, want, wantErr string
+	}{
+		{"debian:12", "docker.io/library/debian:12", ""},
+		{"debian", "docker.io/library/debian:latest", ""},
+		{"docker://debian:12", "docker.io/library/debian:12", ""},
+		{"127.0.0.1:5000/debian:12", "127.0.0.1:5000/debian:12", ""},
+		{"nvcr.io#nvidia/pytorch:24.01-py3", "nvcr.io/nvidia/pytorch:24.01-py3", ""},
+		{"ubuntu@" + dgst, "docker.io/library/ubuntu@" + dgst, ""},
+		{"", "", "empty value"},
+		{"Debian:12", "", "not a valid image reference"},
+		{"debian:12 x", "", "white space"},
+		{"#debian", "", "REGISTRY#IMAGE"},
+		{"a#b#c", "", "REGISTRY#IMAGE"},
+		{"./image.sqsh", "", "not supported yet"},
+		{"/srv/image.sqsh", "", "not supported yet"},
+		{"debian:bad:tag", "", "not a valid image reference"},
+	}
+	for _, tc := range tests {
+		got, err := ParseImage(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseImage(%q) err = %v, want %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got.Ref != tc.want {
+			t.Errorf("ParseImage(%q) = %q, %v; want %q", tc.in, got.Ref, err, tc.want)
+		}
+	}
+}

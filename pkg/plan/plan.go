@@ -1,0 +1,96 @@
+// Package plan turns a validated option set and a step's identity into the
+// names and paths of its node container. It is pure: the plugin (as root)
+// and the helper (as the user) compute the same answers from it.
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Labels put on every container carina starts, so that cleanup can find
+// them by job without trusting names alone.
+const (
+	LabelManaged = "carina.managed"
+	LabelJob     = "carina.job"
+	LabelNode    = "carina.node"
+)
+
+// NamePrefix starts every container name.
+const NamePrefix = "carina-"
+
+var nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// Step identifies one step on one node.
+type Step struct {
+	JobID uint32
+	Node  string
+	UID   uint32
+}
+
+// Validate rejects node names that could escape a path or a container name.
+func (s Step) Validate() error {
+	if !nodeNameRE.MatchString(s.Node) {
+		return fmt.Errorf("node name %q is not usable in a path", s.Node)
+	}
+	if s.JobID == 0 {
+		return fmt.Errorf("job id 0 is not a job")
+	}
+	return nil
+}
+
+// Dirs are the per node and user directories of a step.
+type Dirs struct {
+	Run     string // XDG_RUNTIME_DIR of the user's podman on this node
+	RunRoot string // containers/storage runroot
+	Store   string // per node/user store directory
+	Graph   string // containers/storage graphroot
+}
+
+// DirsFor lays out the directories under the site's runtime and store dirs.
+// The node name keeps several slurmd on one host apart.
+func DirsFor(runtimeDir, storeDir string, s Step) Dirs {
+	uid := strconv.FormatUint(uint64(s.UID), 10)
+	run := filepath.Join(runtimeDir, s.Node, uid)
+	store := filepath.Join(storeDir, s.Node, uid)
+	return Dirs{
+		Run:     run,
+		RunRoot: filepath.Join(run, "storage"),
+		Store:   store,
+		Graph:   filepath.Join(store, "storage"),
+	}
+}
+
+// ContainerName is the node container of a job for one configuration:
+// carina-<job>-<node>-<hash of the configuration>. Steps of a job with the
+// same configuration share it.
+func ContainerName(s Step, imageRef string) string {
+	sum := sha256.Sum256([]byte(imageRef))
+	return fmt.Sprintf("%s%d-%s-%s", NamePrefix, s.JobID, s.Node, hex.EncodeToString(sum[:])[:12])
+}
+
+// JobPrefix is the name prefix of every container of a job on a node.
+func JobPrefix(jobID uint32, node string) string {
+	return fmt.Sprintf("%s%d-%s-", NamePrefix, jobID, node)
+}
+
+// IsJobContainer reports whether name belongs to jobID on node.
+func IsJobContainer(name string, jobID uint32, node string) bool {
+	return strings.HasPrefix(name, JobPrefix(jobID, node))
+}
+
+// Container is what the helper reports to the plugin about a running node
+// container (JSON on the helper's standard output).
+type Container struct {
+	Name    string   `json:"name"`
+	ID      string   `json:"id"`
+	Pid     int      `json:"pid"`
+	ImageID string   `json:"image_id"`
+	Env     []string `json:"env"`
+	Workdir string   `json:"workdir"`
+}

@@ -1,0 +1,144 @@
+// Package runas runs the carina helper as the job user from a root Slurm
+// process: a full credential switch (supplementary groups, gid, uid), a new
+// session, a clean environment, a time limit that kills the whole process
+// group, and the helper's error line carried back to the caller.
+package runas
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// User is the identity a helper runs as.
+type User struct {
+	UID, GID uint32
+	Groups   []uint32
+	Name     string
+	Home     string
+}
+
+// Lookup fills a User from the passwd and group databases.
+func Lookup(uid, gid uint32) (User, error) {
+	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
+	if err != nil {
+		return User{}, fmt.Errorf("looking up uid %d: %w", uid, err)
+	}
+	out := User{UID: uid, GID: gid, Name: u.Username, Home: u.HomeDir}
+	gids, err := u.GroupIds()
+	if err != nil {
+		return User{}, fmt.Errorf("looking up groups of %s: %w", u.Username, err)
+	}
+	for _, g := range gids {
+		n, err := strconv.ParseUint(g, 10, 32)
+		if err != nil {
+			continue
+		}
+		out.Groups = append(out.Groups, uint32(n))
+	}
+	return out, nil
+}
+
+// Cmd is one helper run.
+type Cmd struct {
+	Path    string
+	Args    []string
+	As      User
+	Env     []string // added to the clean base environment
+	Timeout time.Duration
+}
+
+// BaseEnv is the environment every helper starts from.
+func BaseEnv(u User) []string {
+	return []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + u.Home,
+		"USER=" + u.Name,
+		"LOGNAME=" + u.Name,
+		"LANG=C.UTF-8",
+	}
+}
+
+// maxCapture bounds what is kept of the helper's output.
+const maxCapture = 4 << 20
+
+// Output runs the command and returns its standard output. On failure the
+// error is the helper's last "carina:" line when it printed one.
+func (c Cmd) Output(ctx context.Context) ([]byte, error) {
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
+	cmd.Env = append(BaseEnv(c.As), c.Env...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setsid:     true,
+		Credential: &syscall.Credential{Uid: c.As.UID, Gid: c.As.GID, Groups: c.As.Groups},
+	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr limitedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
+	}
+	defer devnull.Close()
+	cmd.Stdin = devnull
+	err = cmd.Run()
+	if err == nil {
+		return stdout.Bytes(), nil
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("carina: %s did not finish within %s", c.Path, c.Timeout)
+	}
+	return nil, helperError(c.Path, err, stderr.String())
+}
+
+// LastCarinaLine returns the last line of output that starts "carina:",
+// or "" when there is none.
+func LastCarinaLine(output string) string {
+	lines := strings.Split(strings.TrimSpace(output), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "carina:") {
+			return l
+		}
+	}
+	return ""
+}
+
+// helperError picks the line to show the user.
+func helperError(path string, err error, stderr string) error {
+	if l := LastCarinaLine(stderr); l != "" {
+		return errors.New(l)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	tail := strings.TrimSpace(lines[len(lines)-1])
+	if tail == "" {
+		return fmt.Errorf("carina: %s failed: %v", path, err)
+	}
+	return fmt.Errorf("carina: %s failed: %v: %s", path, err, tail)
+}
+
+type limitedBuffer struct{ bytes.Buffer }
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := maxCapture - b.Len(); room > 0 {
+		if len(p) > room {
+			b.Buffer.Write(p[:room])
+		} else {
+			b.Buffer.Write(p)
+		}
+	}
+	return len(p), nil
+}

@@ -1,0 +1,81 @@
+/*
+ * dispatch.c - the only file holding SPANK_PLUGIN and the Slurm entry
+ * points; each switches on spank_context() and hands the work on.
+ *
+ * Contract, per entry point:
+ *   slurm_spank_init           every context; Go: parse plugstack args.
+ *   slurm_spank_init_post_opt  srun/sbatch/salloc (local, allocator): Go
+ *                              validates the options before allocation.
+ *                              slurmstepd (remote, root, before fork): Go
+ *                              starts or finds the node container as the
+ *                              user and fills the join plan.
+ *   slurm_spank_task_init      the forked task, as the user: C ONLY
+ *                              (task.c). Go must never run after fork.
+ *   slurm_spank_exit           slurmstepd: frees the plan; C only.
+ *   slurm_spank_job_epilog     root, once per node per job, in its own
+ *                              short-lived process: Go removes the job's
+ *                              containers as the user; never fails the node.
+ * Every hook returns on its first statement when the job does not use
+ * carina.
+ */
+#include "carina.h"
+#include "_cgo_export.h"
+#include "../cgo/join.h"
+
+SPANK_PLUGIN(carina, 1);
+
+struct spank_option spank_options[] = {
+	{ "container-image", "[REGISTRY#]IMAGE[:TAG]",
+	  "[carina] run the step inside a container of IMAGE", 1, 0,
+	  carina_opt_image_cb },
+	SPANK_OPTIONS_TABLE_END
+};
+
+int slurm_spank_init(spank_t sp, int ac, char **av)
+{
+	(void)sp;
+	return carinaInit((int)spank_context(), ac, av);
+}
+
+int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
+{
+	const char *image = carina_opt_image();
+
+	(void)ac;
+	(void)av;
+	if (image == NULL)
+		return 0;
+	switch (spank_context()) {
+	case S_CTX_LOCAL:
+	case S_CTX_ALLOCATOR:
+		return carinaCheckOptions((char *)image);
+	case S_CTX_REMOTE:
+		return carinaNodeUp(sp, (char *)image);
+	default:
+		return 0;
+	}
+}
+
+int slurm_spank_task_init(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	return carina_task_init(sp);
+}
+
+int slurm_spank_exit(spank_t sp, int ac, char **av)
+{
+	(void)sp;
+	(void)ac;
+	(void)av;
+	if (spank_context() == S_CTX_REMOTE)
+		carina_plan_free();
+	return 0;
+}
+
+int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
+{
+	/* slurm_spank_init is not called in the job script context: the
+	 * plugstack arguments arrive here. */
+	return carinaJobEpilog(sp, ac, av);
+}

@@ -1,0 +1,238 @@
+package main
+
+/*
+#include <stdlib.h>
+#include "carina.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/carina-hpc/carina/cgo"
+	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/hostlist"
+	"github.com/carina-hpc/carina/pkg/option"
+	"github.com/carina-hpc/carina/pkg/plan"
+	"github.com/carina-hpc/carina/pkg/runas"
+	"github.com/carina-hpc/carina/pkg/taskenv"
+)
+
+// carinaCheckOptions validates the options in srun/sbatch/salloc, before
+// any allocation: a bad value stops the command with one carina: line.
+//
+//export carinaCheckOptions
+func carinaCheckOptions(image *C.char) C.int {
+	if _, err := option.ParseImage(C.GoString(image)); err != nil {
+		log.Error(err.Error())
+		return -1
+	}
+	return 0
+}
+
+// carinaNodeUp runs in slurmstepd (root) once per step and node, before
+// the tasks are forked: it has the helper start or find the node container
+// as the job user and fills the join plan. Errors are kept in the plan and
+// reported by every task's task_init, because that is the error path that
+// reaches srun's exit status.
+//
+//export carinaNodeUp
+func carinaNodeUp(sp *C.struct_spank_handle, image *C.char) C.int {
+	start := time.Now()
+	if err := nodeUp(sp, C.GoString(image)); err != nil {
+		msg := err.Error()
+		log.Debug("node container failed", zap.String("error", msg))
+		join.Fail(prefixed(msg))
+		return 0
+	}
+	log.Debug("node container ready", zap.Duration("took", time.Since(start)))
+	return 0
+}
+
+func prefixed(msg string) string {
+	if len(msg) >= 7 && msg[:7] == "carina:" {
+		return msg
+	}
+	return "carina: " + msg
+}
+
+type jobIDs struct {
+	uid, gid, job, step, nodeid uint32
+}
+
+func readJobIDs(sp *C.struct_spank_handle, withStep bool) (jobIDs, error) {
+	var uid, gid, job, step, nodeid C.uint32_t
+	var sptr, nptr *C.uint32_t
+	if withStep {
+		sptr, nptr = &step, &nodeid
+	}
+	if C.carina_job_ids(sp, &uid, &gid, &job, sptr, nptr) != 0 {
+		return jobIDs{}, errors.New("cannot read the job's identity from Slurm")
+	}
+	return jobIDs{uint32(uid), uint32(gid), uint32(job), uint32(step), uint32(nodeid)}, nil
+}
+
+func nodeUp(sp *C.struct_spank_handle, value string) error {
+	img, err := option.ParseImage(value)
+	if err != nil {
+		return err
+	}
+	ids, err := readJobIDs(sp, true)
+	if err != nil {
+		return err
+	}
+	node, err := stepNodeName(sp, ids.nodeid)
+	if err != nil {
+		return err
+	}
+	u, err := runas.Lookup(ids.uid, ids.gid)
+	if err != nil {
+		return err
+	}
+	c := currentConfig()
+	step := plan.Step{JobID: ids.job, Node: node, UID: ids.uid}
+	if err := step.Validate(); err != nil {
+		return err
+	}
+	d := plan.DirsFor(c.RuntimeDir, c.StoreDir, step)
+	if err := runas.UserDir(c.RuntimeDir, d.Run, u); err != nil {
+		return fmt.Errorf("preparing the runtime directory: %w", err)
+	}
+	if err := runas.UserDir(c.StoreDir, d.Store, u); err != nil {
+		return fmt.Errorf("preparing the image store: %w", err)
+	}
+	args := append([]string{"node", "up", "--image", img.Ref}, helperArgs(c, step)...)
+	out, err := runas.Cmd{Path: c.Helper, Args: args, As: u, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
+		Timeout: c.HelperLimit}.Output(context.Background())
+	if err != nil {
+		return err
+	}
+	var ctr plan.Container
+	if err := json.Unmarshal(out, &ctr); err != nil || ctr.Pid <= 0 {
+		return fmt.Errorf("the helper gave no usable container state (%v)", err)
+	}
+	return installPlan(ctr, ids.uid)
+}
+
+func helperArgs(c config.Config, s plan.Step) []string {
+	return []string{"--job", strconv.FormatUint(uint64(s.JobID), 10), "--node", s.Node,
+		"--runtime-dir", c.RuntimeDir, "--store-dir", c.StoreDir, "--podman", c.Podman, "--init", c.InitPath}
+}
+
+// installPlan opens the container's namespaces (O_CLOEXEC) and hands them
+// to the C plan. The user namespace must belong to the job's user, so a
+// recycled pid can never make a task join someone else's container.
+func installPlan(ctr plan.Container, uid uint32) error {
+	userFD, err := openNS(ctr.Pid, "user")
+	if err != nil {
+		return err
+	}
+	owner, err := nsOwner(userFD)
+	if err != nil || owner != uid {
+		unix.Close(userFD)
+		return fmt.Errorf("container %s: user namespace of pid %d is owned by uid %d, not the job's uid %d (%v)",
+			ctr.Name, ctr.Pid, owner, uid, err)
+	}
+	mntFD, err := openNS(ctr.Pid, "mnt")
+	if err != nil {
+		unix.Close(userFD)
+		return err
+	}
+	vars := taskenv.FromImage(ctr.Env)
+	env := make([]join.Env, 0, len(vars))
+	for _, v := range vars {
+		env = append(env, join.Env{Name: v.Name, Value: v.Value})
+	}
+	wd := ctr.Workdir
+	if wd == "" {
+		wd = "/"
+	}
+	return join.Install(join.Plan{UserNS: userFD, MntNS: mntFD, Workdir: wd, Env: env})
+}
+
+func openNS(pid int, ns string) (int, error) {
+	p := fmt.Sprintf("/proc/%d/ns/%s", pid, ns)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening %s: %w", p, err)
+	}
+	return fd, nil
+}
+
+func nsOwner(fd int) (uint32, error) {
+	var uid uint32
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.NS_GET_OWNER_UID), uintptr(unsafe.Pointer(&uid))); e != 0 {
+		return 0, fmt.Errorf("NS_GET_OWNER_UID: %w", e)
+	}
+	return uid, nil
+}
+
+// stepNodeName names this node. Several slurmd may share one host, so the
+// host name will not do: the node's index in the step's node list will.
+func stepNodeName(sp *C.struct_spank_handle, nodeid uint32) (string, error) {
+	for _, v := range []string{"SLURM_STEP_NODELIST", "SLURM_JOB_NODELIST", "SLURM_NODELIST"} {
+		if list := spankGetenv(sp, v); list != "" {
+			return hostlist.Nth(list, int(nodeid))
+		}
+	}
+	return "", errors.New("cannot tell this node's name: the step has no SLURM_STEP_NODELIST")
+}
+
+func spankGetenv(sp *C.struct_spank_handle, name string) string {
+	buf := make([]byte, 65536)
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	if C.spank_getenv(sp, cn, (*C.char)(unsafe.Pointer(&buf[0])), C.int(len(buf))) != C.ESPANK_SUCCESS {
+		return ""
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
+}
+
+// carinaJobEpilog runs as root once per node when a job ends: it has the
+// helper remove the job's containers as the user. It never fails: a failed
+// epilog would drain the node for what may be a user's mistake.
+//
+//export carinaJobEpilog
+func carinaJobEpilog(sp *C.struct_spank_handle, argc C.int, argv **C.char) C.int {
+	c, err := config.ParseArgs(goStrings(argc, argv))
+	if err != nil {
+		log.Error("job epilog: invalid plugstack.conf configuration", zap.Error(err))
+		return 0
+	}
+	ids, err := readJobIDs(sp, false)
+	if err != nil {
+		log.Error("job epilog", zap.Error(err))
+		return 0
+	}
+	node := os.Getenv("SLURMD_NODENAME")
+	step := plan.Step{JobID: ids.job, Node: node, UID: ids.uid}
+	if step.Validate() != nil {
+		log.Error("job epilog: no usable SLURMD_NODENAME", zap.String("node", node))
+		return 0
+	}
+	d := plan.DirsFor(c.RuntimeDir, c.StoreDir, step)
+	if _, err := os.Lstat(d.Run); err != nil {
+		return 0 // carina never ran for this user on this node
+	}
+	u, err := runas.Lookup(ids.uid, ids.gid)
+	if err != nil {
+		log.Error("job epilog", zap.Uint32("job", ids.job), zap.Error(err))
+		return 0
+	}
+	args := append([]string{"node", "down"}, helperArgs(c, step)...)
+	if _, err := (runas.Cmd{Path: c.Helper, Args: args, As: u, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
+		Timeout: 2 * time.Minute}).Output(context.Background()); err != nil {
+		log.Error("job epilog: removing containers failed", zap.Uint32("job", ids.job), zap.Error(err))
+	}
+	return 0
+}

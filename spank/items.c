@@ -1,0 +1,49 @@
+/*
+ * items.c - non-variadic wrappers over spank_get_item, callable from Go.
+ * Runs in slurmstepd (before fork) and in the job epilog process.
+ */
+#include "carina.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+int carina_job_ids(spank_t sp, uint32_t *uid, uint32_t *gid, uint32_t *job,
+		   uint32_t *step, uint32_t *nodeid)
+{
+	uid_t u;
+	gid_t g;
+
+	if (spank_get_item(sp, S_JOB_UID, &u) != ESPANK_SUCCESS)
+		return -1;
+	if (spank_get_item(sp, S_JOB_GID, &g) != ESPANK_SUCCESS)
+		return -1;
+	if (spank_get_item(sp, S_JOB_ID, job) != ESPANK_SUCCESS)
+		return -1;
+	*uid = (uint32_t)u;
+	*gid = (uint32_t)g;
+	if (step != NULL && spank_get_item(sp, S_JOB_STEPID, step) != ESPANK_SUCCESS)
+		return -1;
+	if (nodeid != NULL && spank_get_item(sp, S_JOB_NODEID, nodeid) != ESPANK_SUCCESS)
+		return -1;
+	return 0;
+}
+
+int carina_task_id(spank_t sp, int *local_id)
+{
+	return spank_get_item(sp, S_TASK_ID, local_id) == ESPANK_SUCCESS ? 0 : -1;
+}
+
+void carina_log(int level, const char *line)
+{
+	switch (level) {
+	case 0:
+		slurm_debug("%s", line);
+		break;
+	case 1:
+		slurm_info("%s", line);
+		break;
+	default:
+		slurm_error("%s", line);
+		break;
+	}
+}

@@ -1,0 +1,203 @@
+#!/bin/bash
+# images.sh - build the carina test images without any container daemon and push
+# them to the test registry. Called by up.sh; can also be run on its own (as root).
+#
+#   test/cluster/images.sh            # registry: $CARINA_TEST_REGISTRY or 127.0.0.1:5000
+#
+# Images (built here from Debian packages only, as hand-made OCI layouts):
+#   debian:12   Debian 12 minbase root filesystem (mmdebstrap, from this machine's apt
+#               mirror). Env PATH=<standard>, CARINA_IMAGE=debian12; WorkingDir /;
+#               Cmd /bin/bash.
+#   noshell:1   One static binary /hello and nothing else (no /bin/sh, no libc).
+#               Env PATH=/, CARINA_IMAGE=noshell; WorkingDir /; Cmd /hello.
+#               /hello prints exactly one line:
+#                 hello from the shell-less image: node=<SLURMD_NODENAME> rank=<SLURM_PROCID> uid=<getuid()>
+#               (an unset variable prints as "-"), then any extra arguments, one per
+#               line as "arg: <ARG>", and exits 0. Extra arguments: "--exit N" exits N.
+#
+# Built OCI layouts are cached under $CARINA_TEST_CACHE/images (default
+# /var/cache/carina-test/images), keyed by a recipe hash, so a second run does not
+# rebuild; a tag is not pushed again when the registry already has the same digest.
+set -euo pipefail
+
+REGISTRY=${CARINA_TEST_REGISTRY:-127.0.0.1:5000}
+CACHE=${CARINA_TEST_CACHE:-/var/cache/carina-test}/images
+
+log() { printf 'images: %s\n' "$*" >&2; }
+die() { printf 'images: ERROR: %s\n' "$*" >&2; exit 1; }
+
+for tool in mmdebstrap skopeo jq gcc sha256sum tar gzip; do
+	command -v "$tool" >/dev/null || die "missing tool: $tool (run up.sh, it installs the packages)"
+done
+[[ $(id -u) -eq 0 ]] || die "must run as root (mmdebstrap root mode)"
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# make_layout OUTDIR TAG LAYER_TAR ENV_JSON CMD_JSON
+# Writes an OCI image layout with a single gzip layer made from LAYER_TAR (an
+# uncompressed tar), an image config with the given Env/Cmd and WorkingDir "/".
+make_layout() {
+	local out=$1 tag=$2 layer_tar=$3 env_json=$4 cmd_json=$5
+	local blobs=$out/blobs/sha256 diff_id layer_digest layer_size cfg cfg_digest cfg_size man man_digest man_size
+	mkdir -p "$blobs"
+	diff_id=$(sha256_of "$layer_tar")
+	gzip -n -6 -c "$layer_tar" >"$out/layer.tmp"
+	layer_digest=$(sha256_of "$out/layer.tmp")
+	layer_size=$(stat -c %s "$out/layer.tmp")
+	mv "$out/layer.tmp" "$blobs/$layer_digest"
+
+	cfg=$out/config.tmp
+	jq -n --arg diff "sha256:$diff_id" --argjson env "$env_json" --argjson cmd "$cmd_json" \
+		--arg created "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '{
+			created: $created, architecture: "amd64", os: "linux",
+			config: {Env: $env, Cmd: $cmd, WorkingDir: "/"},
+			rootfs: {type: "layers", diff_ids: [$diff]},
+			history: [{created: $created, created_by: "carina test/cluster/images.sh"}]
+		}' >"$cfg"
+	cfg_digest=$(sha256_of "$cfg")
+	cfg_size=$(stat -c %s "$cfg")
+	mv "$cfg" "$blobs/$cfg_digest"
+
+	man=$out/manifest.tmp
+	jq -n --arg cd "sha256:$cfg_digest" --argjson cs "$cfg_size" \
+		--arg ld "sha256:$layer_digest" --argjson ls "$layer_size" '{
+			schemaVersion: 2,
+			mediaType: "application/vnd.oci.image.manifest.v1+json",
+			config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $cd, size: $cs},
+			layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $ld, size: $ls}]
+		}' >"$man"
+	man_digest=$(sha256_of "$man")
+	man_size=$(stat -c %s "$man")
+	mv "$man" "$blobs/$man_digest"
+
+	jq -n --arg md "sha256:$man_digest" --argjson ms "$man_size" --arg tag "$tag" '{
+		schemaVersion: 2,
+		manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $md, size: $ms,
+			annotations: {"org.opencontainers.image.ref.name": $tag}}]
+	}' >"$out/index.json"
+	printf '{"imageLayoutVersion":"1.0.0"}\n' >"$out/oci-layout"
+}
+
+# cached NAME KEY: true when $CACHE/NAME holds a complete layout built from KEY.
+cached() {
+	[[ -f $CACHE/$1/index.json && -f $CACHE/$1/recipe.sha256 && $(cat "$CACHE/$1/recipe.sha256") == "$2" ]]
+}
+
+# publish NAME KEY TMPDIR: move a freshly built layout into the cache.
+publish() {
+	printf '%s\n' "$2" >"$3/layout/recipe.sha256"
+	rm -rf "$CACHE/$1.old"
+	[[ ! -e $CACHE/$1 ]] || mv "$CACHE/$1" "$CACHE/$1.old"
+	mv "$3/layout" "$CACHE/$1"
+	rm -rf "$CACHE/$1.old" "$3"
+}
+
+# apt sources of this machine that point at Debian (the only reachable mirror).
+debian_sources() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] && grep -Eq '^[^#]*(deb\.debian\.org|/debian)' "$f" && printf '%s\n' "$f"
+	done
+	return 0
+}
+
+build_debian() {
+	local name=debian12 key tmp srcs=()
+	mapfile -t srcs < <(debian_sources)
+	((${#srcs[@]})) || die "no Debian apt source found in /etc/apt/sources.list*"
+	key=$( { echo "debian12 minbase v1"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)
+	if cached "$name" "$key"; then
+		log "debian:12 cached"
+		return
+	fi
+	log "building debian:12 with mmdebstrap (minbase; a few minutes)"
+	mkdir -p "$CACHE"
+	tmp=$(mktemp -d "$CACHE/build.XXXXXX")
+	# Root mode (we are root); the rootfs is a plain directory that we tar ourselves.
+	if ! mmdebstrap --quiet --variant=minbase --mode=root --format=directory \
+		bookworm "$tmp/rootfs" "${srcs[@]}" >"$tmp/mmdebstrap.log" 2>&1; then
+		tail -n 30 "$tmp/mmdebstrap.log" >&2
+		rm -rf "$tmp"
+		die "mmdebstrap failed"
+	fi
+	# No device nodes (a rootless user cannot create them; podman mounts /dev anyway),
+	# no host identity files (podman bind-mounts its own).
+	rm -rf "${tmp:?}/rootfs/dev/"*
+	rm -f "$tmp/rootfs/etc/hostname" "$tmp/rootfs/etc/resolv.conf"
+	tar -C "$tmp/rootfs" --sort=name --numeric-owner -cf "$tmp/layer.tar" .
+	rm -rf "$tmp/rootfs"
+	make_layout "$tmp/layout" 12 "$tmp/layer.tar" \
+		'["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","CARINA_IMAGE=debian12"]' \
+		'["/bin/bash"]'
+	publish "$name" "$key" "$tmp"
+	log "debian:12 built"
+}
+
+NOSHELL_SRC='/* /hello of the carina test image noshell:1 (see test/cluster/images.sh) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *env(const char *name) {
+	const char *v = getenv(name);
+	return v && *v ? v : "-";
+}
+
+int main(int argc, char **argv) {
+	int code = 0;
+	printf("hello from the shell-less image: node=%s rank=%s uid=%d\n",
+	       env("SLURMD_NODENAME"), env("SLURM_PROCID"), (int)getuid());
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--exit") == 0 && i + 1 < argc) {
+			code = atoi(argv[++i]);
+			continue;
+		}
+		printf("arg: %s\n", argv[i]);
+	}
+	fflush(stdout);
+	return code;
+}
+'
+
+build_noshell() {
+	local name=noshell1 key tmp
+	key=$(printf 'noshell v1\n%s' "$NOSHELL_SRC" | sha256sum | cut -d' ' -f1)
+	if cached "$name" "$key"; then
+		log "noshell:1 cached"
+		return
+	fi
+	log "building noshell:1 (gcc -static)"
+	mkdir -p "$CACHE"
+	tmp=$(mktemp -d "$CACHE/build.XXXXXX")
+	mkdir "$tmp/rootfs"
+	printf '%s' "$NOSHELL_SRC" >"$tmp/hello.c"
+	gcc -static -O2 -s -o "$tmp/rootfs/hello" "$tmp/hello.c"
+	chmod 0755 "$tmp/rootfs" "$tmp/rootfs/hello"
+	tar -C "$tmp/rootfs" --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 \
+		-cf "$tmp/layer.tar" .
+	make_layout "$tmp/layout" 1 "$tmp/layer.tar" '["PATH=/","CARINA_IMAGE=noshell"]' '["/hello"]'
+	publish "$name" "$key" "$tmp"
+	log "noshell:1 built"
+}
+
+# push CACHENAME REPO:TAG
+push() {
+	local dir=$CACHE/$1 ref=$REGISTRY/$2 tag=${2##*:} want have
+	want=$(jq -r '.manifests[0].digest' "$dir/index.json")
+	have=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$ref" 2>/dev/null || true)
+	if [[ $have == "$want" ]]; then
+		log "$ref already in the registry ($want)"
+		return
+	fi
+	log "pushing $ref"
+	skopeo copy --quiet --dest-tls-verify=false "oci:$dir:$tag" "docker://$ref"
+	have=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$ref")
+	[[ $have == "$want" ]] || die "$ref: registry has digest $have, expected $want"
+}
+
+rm -rf "$CACHE"/build.* 2>/dev/null || true
+build_debian
+build_noshell
+push debian12 debian:12
+push noshell1 noshell:1

@@ -1,0 +1,73 @@
+# helpers.bash - shared by the end-to-end tests. They run on the real local
+# cluster (test/cluster/up.sh): real slurmctld/slurmd, rootless podman and a
+# real registry; nothing is faked.
+# shellcheck shell=bash
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+# shellcheck source=../cluster/env.sh
+. "$REPO/test/cluster/env.sh"
+CARINA_TEST_UID=$(id -u "$CARINA_TEST_USER")
+NODES=()
+for ((i = 1; i <= CARINA_TEST_NODES; i++)); do NODES+=("n$i"); done
+
+# as_user CMD...: run CMD as the test user from a directory it can read.
+as_user() {
+	(cd /tmp && runuser -u "$CARINA_TEST_USER" -- "$@")
+}
+
+# user_procs: live processes of the test user (zombies waiting for PID 1
+# to reap them are not processes that run).
+user_procs() {
+	ps -u "$CARINA_TEST_USER" -o stat=,pid=,args= | awk '$1 !~ /^Z/'
+}
+
+# store_containers NODE: names of the containers recorded in the node's
+# store, read from the store itself so that no podman process is started.
+store_containers() {
+	local f=/var/lib/carina/$1/$CARINA_TEST_UID/storage/overlay-containers/containers.json
+	[[ -s $f ]] || return 0
+	jq -r '.[].names[]' "$f"
+}
+
+# node_podman NODE ARGS...: podman as the test user on NODE's store.
+node_podman() {
+	local node=$1
+	shift
+	as_user env XDG_RUNTIME_DIR="/run/carina/$node/$CARINA_TEST_UID" HOME="/home/$CARINA_TEST_USER" \
+		podman --root "/var/lib/carina/$node/$CARINA_TEST_UID/storage" \
+		--runroot "/run/carina/$node/$CARINA_TEST_UID/storage" --storage-driver overlay "$@"
+}
+
+# wait_for SECONDS CMD...: poll CMD until it succeeds; fail after SECONDS.
+wait_for() {
+	local limit=$1
+	shift
+	local end=$((SECONDS + limit))
+	until "$@"; do
+		if ((SECONDS >= end)); then
+			echo "timed out after ${limit}s waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+no_user_procs() { [[ -z $(user_procs) ]]; }
+
+no_carina_containers() {
+	local n
+	for n in "${NODES[@]}"; do
+		[[ -z $(store_containers "$n" | grep '^carina-') ]] || return 1
+	done
+}
+
+all_nodes_idle() {
+	[[ $(sinfo -h -N -o '%N %t' | awk '$2 != "idle"' | wc -l) -eq 0 ]]
+}
+
+# after_job: what every test checks once its job ended.
+assert_clean() {
+	wait_for 30 no_user_procs || { user_procs >&2; return 1; }
+	wait_for 30 no_carina_containers || { for n in "${NODES[@]}"; do store_containers "$n"; done >&2; return 1; }
+	wait_for 30 all_nodes_idle || { sinfo >&2; return 1; }
+}
