@@ -7,7 +7,7 @@ HELPER_TAGS := containers_image_openpgp exclude_graphdriver_btrfs
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_SOURCES := $(shell find spank cgo pkg cmd -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 
-.PHONY: all build deps cluster-up cluster-down demo test unit e2e lint clean
+.PHONY: all build install deps cluster-up cluster-down demo test unit e2e lint clean
 
 all: build
 
@@ -24,8 +24,20 @@ $(BUILD)/carina: $(GO_SOURCES)
 deps:
 	test/cluster/packages.sh
 
-cluster-up: deps build
-	CARINA_BUILD_DIR=$(BUILD) test/cluster/up.sh
+# Installed layout: the plugin and the helper in one root-owned directory
+# that every user can read (the helper runs as the job user).
+PREFIX ?= /usr/local
+LIBDIR := $(PREFIX)/lib/carina
+
+install: build
+	install -d -m 0755 $(DESTDIR)$(LIBDIR)
+	install -m 0755 $(BUILD)/spank_carina.so $(DESTDIR)$(LIBDIR)/spank_carina.so
+	install -m 0755 $(BUILD)/carina $(DESTDIR)$(LIBDIR)/carina
+
+# The cluster loads the installed copies, so it works from any checkout
+# directory, even one the test user cannot enter.
+cluster-up: deps install
+	CARINA_BUILD_DIR=$(LIBDIR) test/cluster/up.sh
 
 cluster-down:
 	test/cluster/down.sh

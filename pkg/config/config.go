@@ -24,7 +24,7 @@ type Config struct {
 // Default returns the configuration used when plugstack.conf gives no keys.
 func Default() Config {
 	return Config{
-		Helper:      "/usr/libexec/carina/carina",
+		Helper:      "/usr/local/lib/carina/carina",
 		RuntimeDir:  "/run/carina",
 		StoreDir:    "/var/lib/carina",
 		Podman:      "/usr/bin/podman",

@@ -1,0 +1,122 @@
+package nodectr
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fakePodman writes a FAKE podman CLI (a shell script) that records its
+// arguments, one per line, and answers with canned output. The real podman
+// is exercised by the end-to-end tests.
+func fakePodman(t *testing.T, stdout string, exit int) (Podman, func() [][]string) {
+	t.Helper()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls")
+	script := "#!/bin/sh\n{ for a in \"$@\"; do echo \"$a\"; done; echo --end--; } >>" + log + "\n" +
+		"cat <<'EOF'\n" + stdout + "\nEOF\n"
+	if exit != 0 {
+		script += "echo 'Error: no such container' >&2\nexit 1\n"
+	}
+	bin := filepath.Join(dir, "podman")
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := Podman{Bin: bin, GraphRoot: "/g", RunRoot: "/r", Driver: "overlay"}
+	return p, func() [][]string {
+		b, _ := os.ReadFile(log)
+		var calls [][]string
+		var cur []string
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if l == "--end--" {
+				calls = append(calls, cur)
+				cur = nil
+				continue
+			}
+			cur = append(cur, l)
+		}
+		return calls
+	}
+}
+
+var global = []string{"--root", "/g", "--runroot", "/r", "--storage-driver", "overlay"}
+
+func TestRunArgs(t *testing.T) {
+	got := RunArgs(Spec{Name: "carina-7-n1-abc", ImageID: "sha", JobID: 7, Node: "n1", InitPath: "/usr/bin/catatonit"})
+	want := []string{"run", "--detach", "--name", "carina-7-n1-abc",
+		"--label", "carina.managed=1", "--label", "carina.job=7", "--label", "carina.node=n1",
+		"--pull=never", "--network=host", "--pid=host", "--ipc=host", "--userns=keep-id", "--log-driver=none",
+		"--volume", "/usr/bin/catatonit:/.carina-init:ro", "--entrypoint", "/.carina-init", "sha", "-P"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("RunArgs =\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		stdout   string
+		exit     int
+		call     func(Podman) (any, error)
+		want     any
+		wantArgs [][]string
+	}{
+		{"inspect running", `[{"Id":"abc","State":{"Running":true,"Pid":42}}]`, 0,
+			func(p Podman) (any, error) { st, ok, err := p.Inspect(ctx, "c1"); return []any{st, ok}, err },
+			[]any{State{ID: "abc", Pid: 42, Running: true}, true},
+			[][]string{append(global, "container", "inspect", "--format", "json", "c1")}},
+		{"inspect missing", "", 1,
+			func(p Podman) (any, error) { st, ok, err := p.Inspect(ctx, "c1"); return []any{st, ok}, err },
+			[]any{State{}, false}, nil},
+		{"list running for a job", "carina-7-n1-a\ncarina-7-n1-b", 0,
+			func(p Podman) (any, error) { return p.List(ctx, Running, "carina.job=7") },
+			[]string{"carina-7-n1-a", "carina-7-n1-b"},
+			[][]string{append(global, "ps", "--all", "--format", "{{.Names}}", "--filter", "label=carina.managed=1",
+				"--filter", "status=running", "--filter", "label=carina.job=7")}},
+		{"remove drops duplicates", "", 0,
+			func(p Podman) (any, error) { return nil, p.Remove(ctx, "a", "b", "a") },
+			nil,
+			[][]string{append(global, "rm", "--force", "--time", "0", "a", "b")}},
+		{"remove nothing runs nothing", "", 0,
+			func(p Podman) (any, error) { return nil, p.Remove(ctx) },
+			nil, [][]string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, calls := fakePodman(t, tc.stdout, tc.exit)
+			got, err := tc.call(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %#v, want %#v", got, tc.want)
+			}
+			if tc.wantArgs != nil {
+				if c := calls(); !(len(c) == 0 && len(tc.wantArgs) == 0) && !reflect.DeepEqual(c, tc.wantArgs) {
+					t.Fatalf("podman called with\n%q\nwant\n%q", c, tc.wantArgs)
+				}
+			}
+		})
+	}
+}
+
+func TestKillPauseWithoutPidFile(t *testing.T) {
+	if err := KillPause(t.TempDir()); err != nil {
+		t.Fatalf("no pause process must be fine: %v", err)
+	}
+	dir := t.TempDir()
+	f := PausePidFile(dir)
+	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := KillPause(dir); err == nil {
+		t.Fatal("a pid file without a pid must be an error")
+	}
+}
