@@ -112,6 +112,12 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 		return fmt.Errorf("preparing the image store: %w", err)
 	}
 	args := append([]string{"node", "up", "--image", img.Ref}, helperArgs(c, step)...)
+	if images := c.ImageStoreFor(ids.uid, u.Name); images != "" {
+		if err := runas.UserDir(c.ImageStoreBase(), images, u); err != nil {
+			return fmt.Errorf("preparing the shared image store: %w", err)
+		}
+		args = append(args, "--image-store", images)
+	}
 	out, err := runas.Cmd{Path: c.Helper, Args: args, As: u, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
 		Timeout: c.HelperLimit}.Output(context.Background())
 	if err != nil {

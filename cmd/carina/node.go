@@ -27,6 +27,7 @@ type nodeFlags struct {
 	runtimeDir, storeDir string
 	podman, initPath     string
 	image                string
+	imageStore           string
 }
 
 func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, error) {
@@ -40,6 +41,7 @@ func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, erro
 	fs.StringVar(&f.initPath, "init", "/usr/bin/catatonit", "static init for the container")
 	if wantImage {
 		fs.StringVar(&f.image, "image", "", "normalised image reference")
+		fs.StringVar(&f.imageStore, "image-store", "", "the user's image store shared by all nodes (default: node-local)")
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -55,7 +57,46 @@ func (f nodeFlags) step() plan.Step {
 }
 
 func (f nodeFlags) podmanFor(d plan.Dirs) nodectr.Podman {
-	return nodectr.Podman{Bin: f.podman, GraphRoot: d.Graph, RunRoot: d.RunRoot, Driver: "overlay"}
+	p := nodectr.Podman{Bin: f.podman, GraphRoot: d.Graph, RunRoot: d.RunRoot, Driver: "overlay"}
+	if f.imageStore != "" {
+		p.ExtraFlags = []string{"--storage-opt", "overlay.imagestore=" + sharedGraph(f.imageStore)}
+	}
+	return p
+}
+
+// sharedGraph is the containers/storage graph root inside a shared store.
+func sharedGraph(dir string) string { return filepath.Join(dir, "storage") }
+
+// initImageStore creates the shared store once, under its lock, so that
+// podman can open it as an image store before anything was pulled.
+func (f nodeFlags) initImageStore(ctx context.Context, d plan.Dirs) error {
+	if f.imageStore == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(sharedGraph(f.imageStore), "overlay-images", "images.lock")); err == nil {
+		return nil
+	}
+	unlock, err := lock(filepath.Join(f.imageStore, "pull.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return runPullHelper(ctx, nil, "--init", "--root", sharedGraph(f.imageStore), "--runroot", filepath.Join(d.Run, "image-store"))
+}
+
+// pullOnce pulls ref where this node's podman will find it. With a shared
+// store, a lock on the shared filesystem makes one node pull while the
+// others wait and then find the image already there.
+func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs) (image.Pulled, error) {
+	if f.imageStore == "" {
+		return pullAsSubordinate(ctx, d.Graph, d.RunRoot, f.image)
+	}
+	unlock, err := lock(filepath.Join(f.imageStore, "pull.lock"))
+	if err != nil {
+		return image.Pulled{}, err
+	}
+	defer unlock()
+	return pullAsSubordinate(ctx, sharedGraph(f.imageStore), filepath.Join(d.Run, "image-store"), f.image)
 }
 
 // nodeUp makes sure the job's container for this image runs on this node
@@ -78,6 +119,9 @@ func nodeUp(args []string) error {
 	}
 	defer unlock()
 	ctx := context.Background()
+	if err := f.initImageStore(ctx, d); err != nil {
+		return err
+	}
 	pm := f.podmanFor(d)
 	name := plan.ContainerName(s, f.image)
 	stateFile := filepath.Join(d.Run, name+".json")
@@ -98,7 +142,7 @@ func nodeUp(args []string) error {
 			return err
 		}
 	}
-	pulled, err := pullAsSubordinate(ctx, d, f.image)
+	pulled, err := f.pullOnce(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -173,26 +217,38 @@ func nodeDown(args []string) error {
 
 // pullAsSubordinate runs the pull in a child that re-executes into a user
 // namespace built from the user's subordinate ids, as rootless podman does.
-func pullAsSubordinate(ctx context.Context, d plan.Dirs, ref string) (image.Pulled, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return image.Pulled{}, fmt.Errorf("finding the carina binary: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, self, pullInternal, "--root", d.Graph, "--runroot", d.RunRoot, ref)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		if l := runas.LastCarinaLine(stderr.String()); l != "" {
-			return image.Pulled{}, errors.New(strings.TrimSpace(strings.TrimPrefix(l, "carina:")))
-		}
-		return image.Pulled{}, fmt.Errorf("pull of %s failed: %v: %s", ref, err, strings.TrimSpace(stderr.String()))
+func pullAsSubordinate(ctx context.Context, graph, runroot, ref string) (image.Pulled, error) {
+	var out bytes.Buffer
+	if err := runPullHelper(ctx, &out, "--root", graph, "--runroot", runroot, ref); err != nil {
+		return image.Pulled{}, err
 	}
 	var p image.Pulled
-	if err := json.Unmarshal(out, &p); err != nil || p.ID == "" {
+	if err := json.Unmarshal(out.Bytes(), &p); err != nil || p.ID == "" {
 		return image.Pulled{}, fmt.Errorf("pull of %s: unreadable result", ref)
 	}
 	return p, nil
+}
+
+// runPullHelper runs the hidden pull command (which enters the user
+// namespace) with args; its standard output goes to out.
+func runPullHelper(ctx context.Context, out *bytes.Buffer, args ...string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the carina binary: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, self, append([]string{pullInternal}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if out != nil {
+		cmd.Stdout = out
+	}
+	if err := cmd.Run(); err != nil {
+		if l := runas.LastCarinaLine(stderr.String()); l != "" {
+			return errors.New(strings.TrimSpace(strings.TrimPrefix(l, "carina:")))
+		}
+		return fmt.Errorf("%s failed: %v: %s", pullInternal, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
 }
 
 // resetOOMScore undoes slurmstepd's -1000 so that podman and the container

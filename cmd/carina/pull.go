@@ -22,11 +22,12 @@ func pullInUserNS(args []string) error {
 	fs := flag.NewFlagSet(pullInternal, flag.ContinueOnError)
 	root := fs.String("root", "", "graph root")
 	runroot := fs.String("runroot", "", "run root")
+	initOnly := fs.Bool("init", false, "only create the store (its lock files), pull nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *root == "" || *runroot == "" || fs.NArg() != 1 {
-		return fmt.Errorf("%s: --root, --runroot and one image reference are required", pullInternal)
+	if *root == "" || *runroot == "" || fs.NArg() != map[bool]int{true: 0, false: 1}[*initOnly] {
+		return fmt.Errorf("%s: --root, --runroot and one image reference (or --init) are required", pullInternal)
 	}
 	unshare.MaybeReexecUsingUserNamespace(false)
 	st, err := image.Store{GraphRoot: *root, RunRoot: *runroot, Driver: "overlay"}.Open()
@@ -34,6 +35,14 @@ func pullInUserNS(args []string) error {
 		return err
 	}
 	defer func() { _, _ = st.Shutdown(false) }()
+	if *initOnly {
+		// Listing creates the image and layer stores with their lock
+		// files, which podman needs to read the store as an image store.
+		if _, err := st.Images(); err != nil {
+			return fmt.Errorf("initialising the image store %s: %w", *root, err)
+		}
+		return nil
+	}
 	p, err := image.Pull(context.Background(), st, fs.Arg(0), os.Stderr)
 	if err != nil {
 		return err

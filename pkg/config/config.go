@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,7 +16,8 @@ import (
 type Config struct {
 	Helper      string        // the carina helper binary, executed as the job user
 	RuntimeDir  string        // per node/user runtime state (tmpfs), e.g. /run/carina
-	StoreDir    string        // per node/user image store, e.g. /var/lib/carina
+	StoreDir    string        // per node/user container store, e.g. /var/lib/carina
+	ImageStore  string        // per-user image store shared by all nodes ({uid}, {user}); "" = node-local
 	Podman      string        // podman binary
 	InitPath    string        // static init bind-mounted into each container
 	HelperLimit time.Duration // upper bound on one helper run (pull + start)
@@ -53,6 +55,8 @@ func ParseArgs(args []string) (Config, error) {
 			c.RuntimeDir = val
 		case "store_dir":
 			c.StoreDir = val
+		case "image_store":
+			c.ImageStore = val
 		case "podman":
 			c.Podman = val
 		case "init_path":
@@ -79,5 +83,34 @@ func (c Config) validate() error {
 			return fmt.Errorf("plugstack argument %s=%q: want a clean absolute path", p.key, p.val)
 		}
 	}
+	if c.ImageStore != "" {
+		probe := c.ImageStoreFor(0, "user")
+		if !filepath.IsAbs(c.ImageStore) || filepath.Clean(probe) != probe || strings.Count(c.ImageStore, "{") != strings.Count(c.ImageStore, "}") ||
+			!strings.Contains(c.ImageStore, "{uid}") && !strings.Contains(c.ImageStore, "{user}") {
+			return fmt.Errorf("plugstack argument image_store=%q: want a clean absolute path holding {uid} or {user}", c.ImageStore)
+		}
+		if rest := strings.NewReplacer("{uid}", "", "{user}", "").Replace(c.ImageStore); strings.ContainsAny(rest, "{}") {
+			return fmt.Errorf("plugstack argument image_store=%q: only {uid} and {user} may be used", c.ImageStore)
+		}
+	}
 	return nil
+}
+
+// ImageStoreFor expands the image_store template for a user ("" when the
+// site keeps images node-local).
+func (c Config) ImageStoreFor(uid uint32, user string) string {
+	if c.ImageStore == "" {
+		return ""
+	}
+	return strings.NewReplacer("{uid}", strconv.FormatUint(uint64(uid), 10), "{user}", user).Replace(c.ImageStore)
+}
+
+// ImageStoreBase is the part of image_store before the first placeholder:
+// root creates the per-user directory below it.
+func (c Config) ImageStoreBase() string {
+	i := strings.IndexByte(c.ImageStore, '{')
+	if i < 0 {
+		return filepath.Dir(c.ImageStore)
+	}
+	return filepath.Dir(c.ImageStore[:i] + "x")
 }

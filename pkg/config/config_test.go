@@ -20,6 +20,14 @@ func TestParseArgs(t *testing.T) {
 				return c.Helper == "/opt/c/carina" && c.RuntimeDir == "/run/x" && c.StoreDir == "/srv/s" &&
 					c.Podman == "/opt/podman" && c.InitPath == "/opt/init" && c.HelperLimit == 30*time.Second
 			}, ""},
+		{"image store template", []string{"image_store=/shared/carina/{user}-{uid}"},
+			func(c Config) bool {
+				return c.ImageStoreFor(1001, "ann") == "/shared/carina/ann-1001" && c.ImageStoreBase() == "/shared/carina"
+			}, ""},
+		{"image store without placeholder", []string{"image_store=/shared/carina"}, nil, "holding {uid} or {user}"},
+		{"image store unknown placeholder", []string{"image_store=/shared/{uid}/{home}"}, nil, "only {uid} and {user}"},
+		{"image store relative", []string{"image_store=shared/{uid}"}, nil, "clean absolute path"},
+		{"image store escaping", []string{"image_store=/shared/../{uid}"}, nil, "clean absolute path"},
 		{"unknown key", []string{"helpr=/x"}, nil, `unknown key "helpr"`},
 		{"no value", []string{"helper"}, nil, "want key=value"},
 		{"twice", []string{"helper=/a", "helper=/b"}, nil, "given twice"},

@@ -14,6 +14,7 @@ import (
 
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/signature"
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
@@ -52,15 +53,27 @@ type Pulled struct {
 // runtime configuration. registries.conf, policy.json and auth.json are
 // honoured through the default system context. Progress goes to progress.
 func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer) (Pulled, error) {
-	src, err := docker.ParseReference("//" + ref)
+	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return Pulled{}, fmt.Errorf("parsing %s: %w", ref, err)
+	}
+	sys := &types.SystemContext{}
+	// Pin the tag to a digest (a manifest request, no blob), and take the
+	// image from the store when it is already there: a warm store fetches
+	// no blob, and a tag moved meanwhile cannot mix two images.
+	src, err := pinned(ctx, sys, named)
+	if err != nil {
+		return Pulled{}, describe(ref, err)
+	}
+	if d, ok := src.DockerReference().(reference.Digested); ok {
+		if imgs, err := st.ImagesByDigest(d.Digest()); err == nil && len(imgs) > 0 {
+			return inspect(ctx, st, imgs[0].ID, sys)
+		}
 	}
 	dest, err := istorage.Transport.ParseStoreReference(st, ref)
 	if err != nil {
 		return Pulled{}, fmt.Errorf("naming %s in the store: %w", ref, err)
 	}
-	sys := &types.SystemContext{}
 	policy, err := signature.DefaultPolicy(sys)
 	if err != nil {
 		return Pulled{}, fmt.Errorf("reading policy.json: %w", err)
@@ -84,6 +97,27 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer)
 	return inspect(ctx, st, img.ID, sys)
 }
 
+// pinned returns a source reference fixed to the manifest digest that
+// named resolves to now.
+func pinned(ctx context.Context, sys *types.SystemContext, named reference.Named) (types.ImageReference, error) {
+	if _, ok := named.(reference.Digested); ok {
+		return docker.NewReference(named)
+	}
+	tagged, err := docker.NewReference(named)
+	if err != nil {
+		return nil, err
+	}
+	d, err := docker.GetDigest(ctx, sys, tagged)
+	if err != nil {
+		return nil, err
+	}
+	byDigest, err := reference.WithDigest(reference.TrimNamed(named), d)
+	if err != nil {
+		return nil, err
+	}
+	return docker.NewReference(byDigest)
+}
+
 // inspect reads the runtime configuration of a stored image.
 func inspect(ctx context.Context, st storage.Store, id string, sys *types.SystemContext) (Pulled, error) {
 	ref, err := istorage.Transport.ParseStoreReference(st, "@"+id)
@@ -103,16 +137,25 @@ func inspect(ctx context.Context, st storage.Store, id string, sys *types.System
 }
 
 // describe turns a containers/image error into one line a user can act on.
+// HEAD requests carry no error body, so the status code is all there is.
 func describe(ref string, err error) error {
 	msg := err.Error()
 	var unauth docker.ErrUnauthorizedForCredentials
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(msg, s) {
+				return true
+			}
+		}
+		return false
+	}
 	switch {
-	case errors.As(err, &unauth) || strings.Contains(msg, "unauthorized") || strings.Contains(msg, "authentication required"):
-		return fmt.Errorf("image %s: access denied by the registry (check auth.json or the image name): %w", ref, err)
-	case strings.Contains(msg, "manifest unknown") || strings.Contains(msg, "name unknown") || strings.Contains(msg, "not found"):
+	case errors.As(err, &unauth) || has("unauthorized", "authentication required", "denied",
+		"StatusCode: 401", "StatusCode: 403"):
+		return fmt.Errorf("image %s: access denied by the registry (check auth.json and the image name): %w", ref, err)
+	case has("manifest unknown", "name unknown", "not found", "StatusCode: 404"):
 		return fmt.Errorf("image %s not found in its registry", ref)
-	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
-		strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "network is unreachable"):
+	case has("connection refused", "no such host", "i/o timeout", "network is unreachable", "no route to host"):
 		return fmt.Errorf("image %s: registry unreachable: %w", ref, err)
 	}
 	return fmt.Errorf("pulling %s: %w", ref, err)

@@ -38,7 +38,7 @@ func (p Podman) run(ctx context.Context, args ...string) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("podman %s: %v: %s", args[0], err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("podman %s: %v: %s", args[0], err, errorLine(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }
@@ -153,4 +153,15 @@ func (p Podman) Remove(ctx context.Context, names ...string) error {
 	}
 	_, err := p.run(ctx, args...)
 	return err
+}
+
+// errorLine picks podman's "Error:" line out of its warnings.
+func errorLine(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "Error: ") {
+			return lines[i]
+		}
+	}
+	return lines[len(lines)-1]
 }

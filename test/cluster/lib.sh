@@ -10,6 +10,7 @@ VAR_DIR=/var/lib/carina-test        # registry storage and config
 CACHE_DIR=/var/cache/carina-test    # built images (see images.sh)
 RUNTIME_DIR=/run/carina             # plugin runtime_dir= (plugstack.conf)
 STORE_DIR=/var/lib/carina           # plugin store_dir= (plugstack.conf)
+IMAGE_STORE_BASE=/var/lib/carina-images # plugin image_store=<this>/{uid}: stands in for a shared filesystem
 REGISTRY_LOG=$LOG_DIR/registry.log  # HTTP access log, combined format, one line per request
 
 _prog=$(basename "$0" .sh)

@@ -184,7 +184,7 @@ if [[ $NO_PLUGIN == 1 ]]; then
 	log "CARINA_NO_PLUGIN=1: empty plugstack.conf (the carina plugin is NOT loaded)"
 	: | write_file /etc/slurm/plugstack.conf || true
 else
-	echo "required $PLUGIN helper=$HELPER runtime_dir=$RUNTIME_DIR store_dir=$STORE_DIR" |
+	echo "required $PLUGIN helper=$HELPER runtime_dir=$RUNTIME_DIR store_dir=$STORE_DIR image_store=$IMAGE_STORE_BASE/{uid}" |
 		write_file /etc/slurm/plugstack.conf || true
 fi
 for ((n = 1; n <= NODES; n++)); do
@@ -344,6 +344,7 @@ export CARINA_TEST_IMAGE_DEBIAN=$CARINA_TEST_REGISTRY/debian:12
 export CARINA_TEST_IMAGE_NOSHELL=$CARINA_TEST_REGISTRY/noshell:1
 export CARINA_TEST_NODES=$NODES
 export CARINA_TEST_REGISTRY_LOG=$REGISTRY_LOG
+export CARINA_TEST_IMAGE_STORE=$IMAGE_STORE_BASE/$TEST_UID
 export CARINA_BUILD_DIR=$BUILD_DIR
 export CARINA_TEST_PLUGIN=$([[ $NO_PLUGIN == 1 ]] && echo none || echo "$PLUGIN")
 EOF
