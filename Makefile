@@ -36,8 +36,12 @@ install: build
 
 # The cluster loads the installed copies, so it works from any checkout
 # directory, even one the test user cannot enter.
+# Eight slurmd on this one host: enough to see that an image is pulled
+# once per cluster, not once per node.
+NODES ?= 8
+
 cluster-up: deps install
-	CARINA_BUILD_DIR=$(LIBDIR) test/cluster/up.sh
+	CARINA_BUILD_DIR=$(LIBDIR) CARINA_TEST_NODES=$(NODES) test/cluster/up.sh
 
 cluster-down:
 	test/cluster/down.sh

@@ -5,7 +5,8 @@
  * Contract, per entry point:
  *   slurm_spank_init           every context; Go: parse plugstack args.
  *   slurm_spank_init_post_opt  srun/sbatch/salloc (local, allocator): Go
- *                              validates the options before allocation.
+ *                              validates the options and pins the image
+ *                              to its digest before allocation.
  *                              slurmstepd (remote, root, before fork): Go
  *                              starts or finds the node container as the
  *                              user and fills the join plan.
@@ -24,17 +25,41 @@
 
 SPANK_PLUGIN(carina, 1);
 
-struct spank_option spank_options[] = {
+/* Registered explicitly (not through a global spank_options table, which
+ * Slurm 22.05 does not offer to sbatch/salloc). */
+static struct spank_option options[] = {
 	{ "container-image", "[REGISTRY#]IMAGE[:TAG]",
 	  "[carina] run the step inside a container of IMAGE", 1, 0,
 	  carina_opt_image_cb },
-	SPANK_OPTIONS_TABLE_END
 };
+
+static int register_options(spank_t sp)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		if (spank_option_register(sp, &options[i]) != ESPANK_SUCCESS) {
+			slurm_error("carina: cannot register --%s", options[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 int slurm_spank_init(spank_t sp, int ac, char **av)
 {
-	(void)sp;
-	return carinaInit((int)spank_context(), ac, av);
+	spank_context_t ctx = spank_context();
+
+	if (carinaInit((int)ctx, ac, av) != 0)
+		return -1;
+	switch (ctx) {
+	case S_CTX_LOCAL:
+	case S_CTX_ALLOCATOR:
+	case S_CTX_REMOTE:
+		return register_options(sp);
+	default:
+		return 0;
+	}
 }
 
 int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
@@ -48,7 +73,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	switch (spank_context()) {
 	case S_CTX_LOCAL:
 	case S_CTX_ALLOCATOR:
-		return carinaCheckOptions((char *)image);
+		return carinaSubmit((char *)image);
 	case S_CTX_REMOTE:
 		return carinaNodeUp(sp, (char *)image);
 	default:

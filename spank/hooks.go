@@ -28,13 +28,14 @@ import (
 	"github.com/carina-hpc/carina/pkg/taskenv"
 )
 
-// carinaCheckOptions validates the options in srun/sbatch/salloc, before
-// any allocation: a bad value stops the command with one carina: line.
+// carinaSubmit runs in srun/sbatch/salloc before any allocation: it
+// validates the options and pins the image (submit.go). A failure stops
+// the command with one carina: line.
 //
-//export carinaCheckOptions
-func carinaCheckOptions(image *C.char) C.int {
-	if _, err := option.ParseImage(C.GoString(image)); err != nil {
-		log.Error(err.Error())
+//export carinaSubmit
+func carinaSubmit(image *C.char) C.int {
+	if err := submit(C.GoString(image)); err != nil {
+		log.Error(prefixed(err.Error()))
 		return -1
 	}
 	return 0
@@ -87,6 +88,10 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 	if err != nil {
 		return err
 	}
+	ref := img.Ref
+	if pin := inheritedFrom(img, spankGetenv(sp, envResolvedFrom), spankGetenv(sp, envResolved)); pin != "" {
+		ref = pin // pinned once for the whole job on the submit side
+	}
 	ids, err := readJobIDs(sp, true)
 	if err != nil {
 		return err
@@ -111,7 +116,7 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 	if err := runas.UserDir(c.StoreDir, d.Store, u); err != nil {
 		return fmt.Errorf("preparing the image store: %w", err)
 	}
-	args := append([]string{"node", "up", "--image", img.Ref}, helperArgs(c, step)...)
+	args := append([]string{"node", "up", "--image", ref}, helperArgs(c, step)...)
 	if images := c.ImageStoreFor(ids.uid, u.Name); images != "" {
 		if err := runas.UserDir(c.ImageStoreBase(), images, u); err != nil {
 			return fmt.Errorf("preparing the shared image store: %w", err)

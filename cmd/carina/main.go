@@ -15,6 +15,9 @@ const usage = `usage: carina COMMAND [ARGS]
 Commands run by the SPANK plugin, as the job user:
   node up     pull the image and start (or find) the job's node container
   node down   remove the job's node containers and end podman's pause process
+For users (srun and sbatch run these on the submit host):
+  resolve IMAGE               print IMAGE pinned to its current digest
+  pull --store DIR IMAGE      pull IMAGE into an image store, with progress
 Other:
   version     print the version
 `
@@ -43,6 +46,10 @@ func run(args []string) int {
 		err = nodeUp(args[2:])
 	case args[0] == "node" && len(args) > 1 && args[1] == "down":
 		err = nodeDown(args[2:])
+	case args[0] == "resolve":
+		err = resolveCmd(args[1:])
+	case args[0] == "pull":
+		err = pullCmd(args[1:])
 	case args[0] == pullInternal:
 		err = pullInUserNS(args[1:])
 	default:

@@ -1,23 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
-	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/plan"
-	"github.com/carina-hpc/carina/pkg/runas"
 )
 
 // nodeFlags are shared by node up and node down.
@@ -62,41 +57,6 @@ func (f nodeFlags) podmanFor(d plan.Dirs) nodectr.Podman {
 		p.ExtraFlags = []string{"--storage-opt", "overlay.imagestore=" + sharedGraph(f.imageStore)}
 	}
 	return p
-}
-
-// sharedGraph is the containers/storage graph root inside a shared store.
-func sharedGraph(dir string) string { return filepath.Join(dir, "storage") }
-
-// initImageStore creates the shared store once, under its lock, so that
-// podman can open it as an image store before anything was pulled.
-func (f nodeFlags) initImageStore(ctx context.Context, d plan.Dirs) error {
-	if f.imageStore == "" {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(sharedGraph(f.imageStore), "overlay-images", "images.lock")); err == nil {
-		return nil
-	}
-	unlock, err := lock(filepath.Join(f.imageStore, "pull.lock"))
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return runPullHelper(ctx, nil, "--init", "--root", sharedGraph(f.imageStore), "--runroot", filepath.Join(d.Run, "image-store"))
-}
-
-// pullOnce pulls ref where this node's podman will find it. With a shared
-// store, a lock on the shared filesystem makes one node pull while the
-// others wait and then find the image already there.
-func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs) (image.Pulled, error) {
-	if f.imageStore == "" {
-		return pullAsSubordinate(ctx, d.Graph, d.RunRoot, f.image)
-	}
-	unlock, err := lock(filepath.Join(f.imageStore, "pull.lock"))
-	if err != nil {
-		return image.Pulled{}, err
-	}
-	defer unlock()
-	return pullAsSubordinate(ctx, sharedGraph(f.imageStore), filepath.Join(d.Run, "image-store"), f.image)
 }
 
 // nodeUp makes sure the job's container for this image runs on this node
@@ -211,42 +171,6 @@ func nodeDown(args []string) error {
 	}
 	if len(left) == 0 {
 		return nodectr.KillPause(d.Run)
-	}
-	return nil
-}
-
-// pullAsSubordinate runs the pull in a child that re-executes into a user
-// namespace built from the user's subordinate ids, as rootless podman does.
-func pullAsSubordinate(ctx context.Context, graph, runroot, ref string) (image.Pulled, error) {
-	var out bytes.Buffer
-	if err := runPullHelper(ctx, &out, "--root", graph, "--runroot", runroot, ref); err != nil {
-		return image.Pulled{}, err
-	}
-	var p image.Pulled
-	if err := json.Unmarshal(out.Bytes(), &p); err != nil || p.ID == "" {
-		return image.Pulled{}, fmt.Errorf("pull of %s: unreadable result", ref)
-	}
-	return p, nil
-}
-
-// runPullHelper runs the hidden pull command (which enters the user
-// namespace) with args; its standard output goes to out.
-func runPullHelper(ctx context.Context, out *bytes.Buffer, args ...string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding the carina binary: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, self, append([]string{pullInternal}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if out != nil {
-		cmd.Stdout = out
-	}
-	if err := cmd.Run(); err != nil {
-		if l := runas.LastCarinaLine(stderr.String()); l != "" {
-			return errors.New(strings.TrimSpace(strings.TrimPrefix(l, "carina:")))
-		}
-		return fmt.Errorf("%s failed: %v: %s", pullInternal, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
 }

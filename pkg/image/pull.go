@@ -97,6 +97,21 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer)
 	return inspect(ctx, st, img.ID, sys)
 }
 
+// Resolve pins ref to the manifest digest its tag names now
+// (REPO@sha256:...); a digest reference is returned as it is, with no
+// registry request.
+func Resolve(ctx context.Context, ref string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", fmt.Errorf("parsing %s: %w", ref, err)
+	}
+	src, err := pinned(ctx, &types.SystemContext{}, named)
+	if err != nil {
+		return "", describe(ref, err)
+	}
+	return src.DockerReference().String(), nil
+}
+
 // pinned returns a source reference fixed to the manifest digest that
 // named resolves to now.
 func pinned(ctx context.Context, sys *types.SystemContext, named reference.Named) (types.ImageReference, error) {

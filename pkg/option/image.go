@@ -42,3 +42,24 @@ func ParseImage(v string) (Image, error) {
 	named = reference.TagNameOnly(named)
 	return Image{Ref: named.String()}, nil
 }
+
+// Pinned checks that pin is ref's repository fixed to a digest
+// (REPO@sha256:...), as `carina resolve` prints it, and returns it.
+func Pinned(pin string, img Image) (string, error) {
+	named, err := reference.ParseNormalizedNamed(pin)
+	if err != nil {
+		return "", fmt.Errorf("pinned image %q: %v", pin, err)
+	}
+	want, err := reference.ParseNormalizedNamed(img.Ref)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %v", img.Ref, err)
+	}
+	d, ok := named.(reference.Digested)
+	if !ok || named.Name() != want.Name() {
+		return "", fmt.Errorf("pinned image %q is not %s at a digest", pin, want.Name())
+	}
+	if err := d.Digest().Validate(); err != nil {
+		return "", fmt.Errorf("pinned image %q: %v", pin, err)
+	}
+	return named.String(), nil
+}

@@ -38,3 +38,30 @@ func TestParseImage(t *testing.T) {
 		}
 	}
 }
+
+func TestPinned(t *testing.T) {
+	dgst := "sha256:" + strings.Repeat("b", 64)
+	img := Image{Ref: "127.0.0.1:5000/debian:12"}
+	tests := []struct {
+		pin, want, wantErr string
+	}{
+		{"127.0.0.1:5000/debian@" + dgst, "127.0.0.1:5000/debian@" + dgst, ""},
+		{"127.0.0.1:5000/debian:12@" + dgst, "127.0.0.1:5000/debian:12@" + dgst, ""},
+		{"127.0.0.1:5000/other@" + dgst, "", "is not 127.0.0.1:5000/debian at a digest"},
+		{"127.0.0.1:5000/debian:13", "", "at a digest"},
+		{"127.0.0.1:5000/debian@sha256:abc", "", "pinned image"},
+		{"", "", "pinned image"},
+	}
+	for _, tc := range tests {
+		got, err := Pinned(tc.pin, img)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Pinned(%q) err = %v, want %q", tc.pin, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("Pinned(%q) = %q, %v; want %q", tc.pin, got, err, tc.want)
+		}
+	}
+}

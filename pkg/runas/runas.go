@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -54,6 +55,13 @@ type Cmd struct {
 	As      User
 	Env     []string // added to the clean base environment
 	Timeout time.Duration
+	// Self runs the helper as the calling user with the caller's own
+	// environment (srun and sbatch on the submit host): no credential
+	// switch, As and Env are ignored.
+	Self bool
+	// Progress, when set, also receives the helper's standard error as it
+	// comes (a pull's progress on the user's terminal).
+	Progress io.Writer
 }
 
 // BaseEnv is the environment every helper starts from.
@@ -79,16 +87,19 @@ func (c Cmd) Output(ctx context.Context) ([]byte, error) {
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
-	cmd.Env = append(BaseEnv(c.As), c.Env...)
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setsid:     true,
-		Credential: &syscall.Credential{Uid: c.As.UID, Gid: c.As.GID, Groups: c.As.Groups},
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if !c.Self {
+		cmd.Env = append(BaseEnv(c.As), c.Env...)
+		cmd.Dir = "/"
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.As.UID, Gid: c.As.GID, Groups: c.As.Groups}
 	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr limitedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if c.Progress != nil {
+		cmd.Stderr = io.MultiWriter(c.Progress, &stderr)
+	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", os.DevNull, err)

@@ -59,6 +59,17 @@ func TestOutput(t *testing.T) {
 	}
 }
 
+func TestSelfKeepsEnvironmentAndShowsProgress(t *testing.T) {
+	os.Setenv("CARINA_TEST_MARK", "kept")
+	defer os.Unsetenv("CARINA_TEST_MARK")
+	var progress strings.Builder
+	out, err := Cmd{Path: "/bin/sh", Args: []string{"-c", "echo step >&2; echo $CARINA_TEST_MARK"}, Self: true,
+		Progress: &progress}.Output(context.Background())
+	if err != nil || string(out) != "kept\n" || progress.String() != "step\n" {
+		t.Fatalf("out=%q progress=%q err=%v", out, progress.String(), err)
+	}
+}
+
 func TestUserDir(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to create directories owned by another uid")

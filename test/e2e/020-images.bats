@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# Images: pulled once per cluster into the user's shared image store.
+# Images: pinned to a digest once per job on the submit side, pulled once
+# per cluster into the user's shared image store.
 
 load helpers
 
@@ -8,40 +9,92 @@ blob_gets() {
 	grep -c "\"GET /v2/$1/blobs/sha256:" "$CARINA_TEST_REGISTRY_LOG" || true
 }
 
-# blob_counts IMAGE: "DIGEST COUNT" for every blob of IMAGE fetched since
-# the log had $1 lines.
-blob_counts_since() {
+# fetch_counts_since LINES IMAGE: the distinct per-blob download counts of
+# IMAGE in the log lines after LINES ("1" when every blob came once).
+fetch_counts_since() {
 	tail -n +"$(($1 + 1))" "$CARINA_TEST_REGISTRY_LOG" |
-		grep -o "\"GET /v2/$2/blobs/sha256:[0-9a-f]*" | sort | uniq -c | awk '{print $1}' | sort -u
+		grep -o "\"GET /v2/$2/blobs/sha256:[0-9a-f]*" | sort | uniq -c | awk '{print $1}' | sort -u | tr '\n' ' '
 }
 
-cold_store() {
+log_lines() { wc -l <"$CARINA_TEST_REGISTRY_LOG"; }
+
+# no_store: the user has no image store yet, so srun cannot pre-pull and the
+# nodes pull themselves (one of them, under the store's lock).
+no_store() {
 	wait_for 30 no_user_procs
 	rm -rf "$CARINA_TEST_IMAGE_STORE"
 }
 
-@test "a 3-node job on a cold store fetches every blob of the image exactly once" {
-	cold_store
-	mark=$(wc -l <"$CARINA_TEST_REGISTRY_LOG")
-	run as_user srun -N3 -n3 --container-image="$CARINA_TEST_IMAGE_DEBIAN" cat /etc/debian_version
+# empty_store: the store directory exists (writable from the submit host)
+# but holds no image: srun pulls it, with progress, before the tasks start.
+empty_store() {
+	no_store
+	install -d -o "$CARINA_TEST_USER" -g "$CARINA_TEST_USER" -m 0700 "$CARINA_TEST_IMAGE_STORE"
+}
+
+@test "nodes that find no store pull each blob once for the whole cluster" {
+	no_store
+	mark=$(log_lines)
+	run as_user srun -N"$CARINA_TEST_NODES" --container-image="$CARINA_TEST_IMAGE_DEBIAN" cat /etc/debian_version
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "$(grep -c '^12\.' <<<"$output")" -eq 3 ]
-	# Two blobs (config and one layer), each fetched once, not once per node.
+	[ "$(grep -c '^12\.' <<<"$output")" -eq "$CARINA_TEST_NODES" ]
+	# Two blobs (config and one layer), each fetched exactly once.
 	[ "$(tail -n +"$((mark + 1))" "$CARINA_TEST_REGISTRY_LOG" | grep -c '"GET /v2/debian/blobs/sha256:')" -eq 2 ]
-	[ "$(blob_counts_since "$mark" debian)" = "1" ]
+	[ "$(fetch_counts_since "$mark" debian)" = "1 " ]
 	assert_clean
 }
 
-@test "a second job on a warm store fetches no blob" {
-	run as_user srun -N3 -n3 --container-image="$CARINA_TEST_IMAGE_DEBIAN" true
-	[ "$status" -eq 0 ]
-	before=$(blob_gets debian)
+@test "srun pulls into the shared store with progress on the terminal; the nodes fetch nothing" {
+	empty_store
+	mark=$(log_lines)
 	run as_user srun -N3 -n6 --container-image="$CARINA_TEST_IMAGE_DEBIAN" cat /etc/debian_version
 	echo "$output"
 	[ "$status" -eq 0 ]
+	grep -q "^carina: pulling $CARINA_TEST_REGISTRY/debian@sha256:[0-9a-f]\{64\} into $CARINA_TEST_IMAGE_STORE" <<<"$output"
+	grep -q '^Copying blob sha256:' <<<"$output"
+	grep -q "^carina: .* ready (image [0-9a-f]\{12\}) in [0-9.]*s$" <<<"$output"
+	[ "$(grep -c '^12\.' <<<"$output")" -eq 6 ]
+	[ "$(fetch_counts_since "$mark" debian)" = "1 " ]
+	assert_clean
+}
+
+@test "a job on a warm store fetches no blob, and by digest makes no registry request at all" {
+	run as_user srun -N3 --container-image="$CARINA_TEST_IMAGE_DEBIAN" true
+	[ "$status" -eq 0 ]
+	before=$(blob_gets debian)
+	run as_user srun -N3 -n6 --container-image="$CARINA_TEST_IMAGE_DEBIAN" cat /etc/debian_version
+	[ "$status" -eq 0 ]
 	[ "$(grep -c '^12\.' <<<"$output")" -eq 6 ]
 	[ "$(blob_gets debian)" -eq "$before" ]
+	pinned=$(as_user /usr/local/lib/carina/carina resolve "$CARINA_TEST_IMAGE_DEBIAN")
+	mark=$(log_lines)
+	run as_user srun -N3 --container-image="$pinned" cat /etc/debian_version
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^12\.' <<<"$output")" -eq 3 ]
+	[ "$(log_lines)" -eq "$mark" ]
+	assert_clean
+}
+
+@test "a tag moved while a job runs: the job's later steps still run the digest pinned at submit" {
+	copy() { skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$1" "docker://$2"; }
+	moving=$CARINA_TEST_REGISTRY/moving:1
+	copy "$CARINA_TEST_IMAGE_DEBIAN" "$moving"
+	# The allocation pins moving:1 (Debian); between the two steps the tag is
+	# moved to the shell-less image, which has no cat and no debian_version.
+	run as_user salloc -N3 --container-image="$moving" bash -c "
+		srun cat /etc/debian_version &&
+		skopeo copy -q --src-tls-verify=false --dest-tls-verify=false docker://$CARINA_TEST_IMAGE_NOSHELL docker://$moving &&
+		srun cat /etc/debian_version"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^12\.' <<<"$output")" -eq 6 ]
+	# A new job resolves the tag anew.
+	run as_user srun -N1 --container-image="$moving" hello
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '^hello from the shell-less image' <<<"$output"
 	assert_clean
 }
 

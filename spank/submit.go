@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/option"
+	"github.com/carina-hpc/carina/pkg/runas"
+)
+
+// The pinned image travels from srun/sbatch/salloc to the nodes, and from a
+// job to its nested sruns, in these two variables of the job environment.
+const (
+	envResolvedFrom = "CARINA_RESOLVED_FROM" // the normalised reference the user gave
+	envResolved     = "CARINA_RESOLVED"      // that reference at its digest
+)
+
+// submit runs in srun, sbatch and salloc, as the user, before allocation:
+// it pins the image to its digest once for the whole job and, when this
+// host can write the user's shared image store, pulls it there with
+// progress on the terminal, so that the nodes find it and fetch nothing.
+func submit(value string) error {
+	img, err := option.ParseImage(value)
+	if err != nil {
+		return err
+	}
+	if inherited(img) != "" {
+		return nil // a step of a job that already pinned this image
+	}
+	c := currentConfig()
+	out, err := runas.Cmd{Path: c.Helper, Args: []string{"resolve", img.Ref}, Self: true,
+		Timeout: 2 * time.Minute}.Output(context.Background())
+	if err != nil {
+		return err
+	}
+	pin, err := option.Pinned(strings.TrimSpace(string(out)), img)
+	if err != nil {
+		return err
+	}
+	if store := submitStore(c); store != "" {
+		if _, err := (runas.Cmd{Path: c.Helper, Args: []string{"pull", "--store", store, pin}, Self: true,
+			Timeout: c.HelperLimit, Progress: os.Stderr}).Output(context.Background()); err != nil {
+			return err
+		}
+	}
+	if err := os.Setenv(envResolvedFrom, img.Ref); err != nil {
+		return fmt.Errorf("setting %s: %w", envResolvedFrom, err)
+	}
+	return os.Setenv(envResolved, pin)
+}
+
+// inherited returns the pinned form of img that the environment carries
+// (set by the sbatch or salloc of this job), or "".
+func inherited(img option.Image) string {
+	return inheritedFrom(img, os.Getenv(envResolvedFrom), os.Getenv(envResolved))
+}
+
+func inheritedFrom(img option.Image, from, pin string) string {
+	if from != img.Ref || pin == "" {
+		return ""
+	}
+	p, err := option.Pinned(pin, img)
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// submitStore is the user's shared image store when this host can write
+// it, else "" (the nodes then pull, once, themselves).
+func submitStore(c config.Config) string {
+	u, err := user.Current()
+	if err != nil {
+		return ""
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return ""
+	}
+	dir := c.ImageStoreFor(uint32(uid), u.Username)
+	if dir == "" {
+		return ""
+	}
+	var st syscall.Stat_t
+	if syscall.Stat(dir, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR || uint64(st.Uid) != uid ||
+		unix.Access(dir, unix.W_OK) != nil {
+		return ""
+	}
+	return dir
+}
