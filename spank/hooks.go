@@ -84,11 +84,11 @@ func readJobIDs(sp *C.struct_spank_handle, withStep bool) (jobIDs, error) {
 }
 
 func nodeUp(sp *C.struct_spank_handle, value string) error {
-	img, err := option.ParseImage(value)
+	img, err := option.ParseImage(value, spankGetenv(sp, "PWD"))
 	if err != nil {
 		return err
 	}
-	ref := img.Ref
+	ref := img.Source()
 	if pin := inheritedFrom(img, spankGetenv(sp, envResolvedFrom), spankGetenv(sp, envResolved)); pin != "" {
 		ref = pin // pinned once for the whole job on the submit side
 	}

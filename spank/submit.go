@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -29,7 +30,8 @@ const (
 // host can write the user's shared image store, pulls it there with
 // progress on the terminal, so that the nodes find it and fetch nothing.
 func submit(value string) error {
-	img, err := option.ParseImage(value)
+	cwd, _ := os.Getwd()
+	img, err := option.ParseImage(value, cwd)
 	if err != nil {
 		return err
 	}
@@ -37,12 +39,7 @@ func submit(value string) error {
 		return nil // a step of a job that already pinned this image
 	}
 	c := currentConfig()
-	out, err := runas.Cmd{Path: c.Helper, Args: []string{"resolve", img.Ref}, Self: true,
-		Timeout: 2 * time.Minute}.Output(context.Background())
-	if err != nil {
-		return err
-	}
-	pin, err := option.Pinned(strings.TrimSpace(string(out)), img)
+	pin, err := resolve(c, img)
 	if err != nil {
 		return err
 	}
@@ -52,10 +49,29 @@ func submit(value string) error {
 			return err
 		}
 	}
-	if err := os.Setenv(envResolvedFrom, img.Ref); err != nil {
+	if err := os.Setenv(envResolvedFrom, img.Source()); err != nil {
 		return fmt.Errorf("setting %s: %w", envResolvedFrom, err)
 	}
 	return os.Setenv(envResolved, pin)
+}
+
+// resolve pins a registry image to its digest with the helper; a file
+// must exist and be readable here (the nodes read the same path).
+func resolve(c config.Config, img option.Image) (string, error) {
+	if img.Transport != option.Registry {
+		f, err := os.Open(img.Ref)
+		if err != nil {
+			return "", fmt.Errorf("image %s: %w", img.Ref, errors.Unwrap(err))
+		}
+		f.Close()
+		return img.Source(), nil
+	}
+	out, err := runas.Cmd{Path: c.Helper, Args: []string{"resolve", img.Ref}, Self: true,
+		Timeout: 2 * time.Minute}.Output(context.Background())
+	if err != nil {
+		return "", err
+	}
+	return option.Pinned(strings.TrimSpace(string(out)), img)
 }
 
 // inherited returns the pinned form of img that the environment carries
@@ -65,7 +81,7 @@ func inherited(img option.Image) string {
 }
 
 func inheritedFrom(img option.Image, from, pin string) string {
-	if from != img.Ref || pin == "" {
+	if from != img.Source() || pin == "" {
 		return ""
 	}
 	p, err := option.Pinned(pin, img)

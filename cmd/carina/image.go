@@ -46,6 +46,9 @@ func pullCmd(args []string) error {
 		return fmt.Errorf("usage: carina pull --store DIR IMAGE")
 	}
 	resetOOMScore()
+	if sqsh, err := squashfsPath(fs.Arg(0)); err != nil || sqsh != "" {
+		return err // a squashfs file is mounted by the nodes, not imported
+	}
 	runroot, err := os.MkdirTemp("", "carina-pull-")
 	if err != nil {
 		return fmt.Errorf("making a temporary run root: %w", err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/plan"
 )
@@ -98,30 +99,53 @@ func nodeUp(args []string) error {
 		}
 	}
 	if exists {
-		if err := pm.Remove(ctx, name); err != nil {
+		if err := removeContainers(ctx, pm, d, name); err != nil {
 			return err
 		}
 	}
-	pulled, err := f.pullOnce(ctx, d)
+	c, err := f.start(ctx, pm, d, s, name)
 	if err != nil {
+		_ = removeContainers(ctx, pm, d, name)
 		return err
 	}
-	id, err := pm.Start(ctx, nodectr.Spec{Name: name, ImageID: pulled.ID, JobID: s.JobID, Node: s.Node, InitPath: f.initPath})
-	if err != nil {
-		_ = pm.Remove(ctx, name)
-		return fmt.Errorf("starting the container for %s: %w", f.image, err)
-	}
-	st, _, err = pm.Inspect(ctx, name)
-	if err != nil || !st.Running || st.Pid <= 0 {
-		_ = pm.Remove(ctx, name)
-		return fmt.Errorf("container %s for %s did not stay running: %v", name, f.image, err)
-	}
-	c := plan.Container{Name: name, ID: id, Pid: st.Pid, ImageID: pulled.ID, Env: pulled.Env, Workdir: pulled.Workdir}
 	if err := writeJSONAtomic(stateFile, c); err != nil {
-		_ = pm.Remove(ctx, name)
+		_ = removeContainers(ctx, pm, d, name)
 		return err
 	}
 	return printJSON(c)
+}
+
+// start brings the image where podman can use it (the image store, or a
+// squashfs mounted as a root filesystem) and starts the container.
+func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.Step, name string) (plan.Container, error) {
+	spec := nodectr.Spec{Name: name, JobID: s.JobID, Node: s.Node, InitPath: f.initPath}
+	var pulled image.Pulled
+	sqsh, err := squashfsPath(f.image)
+	if err != nil {
+		return plan.Container{}, err
+	}
+	if sqsh != "" {
+		if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, sqsh); err != nil {
+			return plan.Container{}, err
+		}
+	} else {
+		if pulled, err = f.pullOnce(ctx, d); err != nil {
+			return plan.Container{}, err
+		}
+		spec.ImageID = pulled.ID
+	}
+	id, err := pm.Start(ctx, spec)
+	if err != nil {
+		return plan.Container{}, fmt.Errorf("starting the container for %s: %w", f.image, err)
+	}
+	st, _, err := pm.Inspect(ctx, name)
+	if err != nil || !st.Running || st.Pid <= 0 {
+		return plan.Container{}, fmt.Errorf("container %s for %s did not stay running: %v", name, f.image, err)
+	}
+	if sqsh != "" {
+		pulled = rootfsConfig(st.Pid)
+	}
+	return plan.Container{Name: name, ID: id, Pid: st.Pid, ImageID: pulled.ID, Env: pulled.Env, Workdir: pulled.Workdir}, nil
 }
 
 // nodeDown removes the job's containers on this node; when no carina
@@ -159,17 +183,15 @@ func nodeDown(args []string) error {
 		return err
 	}
 	names = append(names, stale...)
-	if err := pm.Remove(ctx, names...); err != nil {
+	if err := removeContainers(ctx, pm, d, names...); err != nil {
 		return err
-	}
-	for _, n := range names {
-		_ = os.Remove(filepath.Join(d.Run, n+".json"))
 	}
 	left, err := pm.List(ctx, nodectr.Running)
 	if err != nil {
 		return err
 	}
 	if len(left) == 0 {
+		killSquashfuse(d)
 		return nodectr.KillPause(d.Run)
 	}
 	return nil

@@ -53,6 +53,9 @@ type Pulled struct {
 // runtime configuration. registries.conf, policy.json and auth.json are
 // honoured through the default system context. Progress goes to progress.
 func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer) (Pulled, error) {
+	if transport, path, ok := IsLocal(ref); ok {
+		return pullLocal(ctx, st, transport, path, progress)
+	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return Pulled{}, fmt.Errorf("parsing %s: %w", ref, err)
@@ -70,17 +73,28 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer)
 			return inspect(ctx, st, imgs[0].ID, sys)
 		}
 	}
-	dest, err := istorage.Transport.ParseStoreReference(st, ref)
+	id, err := copyInto(ctx, st, src, ref, sys, progress)
 	if err != nil {
-		return Pulled{}, fmt.Errorf("naming %s in the store: %w", ref, err)
+		return Pulled{}, describe(ref, err)
+	}
+	return inspect(ctx, st, id, sys)
+}
+
+// copyInto copies src into st under name, honouring policy.json, and
+// returns the stored image's id.
+func copyInto(ctx context.Context, st storage.Store, src types.ImageReference, name string,
+	sys *types.SystemContext, progress io.Writer) (string, error) {
+	dest, err := istorage.Transport.ParseStoreReference(st, name)
+	if err != nil {
+		return "", fmt.Errorf("naming %s in the store: %w", name, err)
 	}
 	policy, err := signature.DefaultPolicy(sys)
 	if err != nil {
-		return Pulled{}, fmt.Errorf("reading policy.json: %w", err)
+		return "", fmt.Errorf("reading policy.json: %w", err)
 	}
 	pc, err := signature.NewPolicyContext(policy)
 	if err != nil {
-		return Pulled{}, fmt.Errorf("loading policy.json: %w", err)
+		return "", fmt.Errorf("loading policy.json: %w", err)
 	}
 	defer func() { _ = pc.Destroy() }()
 	if _, err := copy.Image(ctx, pc, dest, src, &copy.Options{
@@ -88,13 +102,13 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer)
 		SourceCtx:      sys,
 		DestinationCtx: sys,
 	}); err != nil {
-		return Pulled{}, describe(ref, err)
+		return "", err
 	}
 	img, err := istorage.Transport.GetStoreImage(st, dest)
 	if err != nil {
-		return Pulled{}, fmt.Errorf("finding %s in the store after the pull: %w", ref, err)
+		return "", fmt.Errorf("finding %s in the store after the copy: %w", name, err)
 	}
-	return inspect(ctx, st, img.ID, sys)
+	return img.ID, nil
 }
 
 // Resolve pins ref to the manifest digest its tag names now

@@ -46,7 +46,8 @@ func (p Podman) run(ctx context.Context, args ...string) ([]byte, error) {
 // Spec is a node container to start.
 type Spec struct {
 	Name     string
-	ImageID  string
+	ImageID  string // the image to run, or
+	RootFS   string // a root filesystem (--rootfs DIR[:O]) instead of an image
 	JobID    uint32
 	Node     string
 	InitPath string // host path of a static init (catatonit)
@@ -56,7 +57,7 @@ type Spec struct {
 // and IPC namespaces (what HPC codes expect), the user's own uid inside
 // (keep-id), and a pause-mode init that outlives every task.
 func RunArgs(s Spec) []string {
-	return []string{"run", "--detach", "--name", s.Name,
+	args := []string{"run", "--detach", "--name", s.Name,
 		"--label", plan.LabelManaged + "=1",
 		"--label", fmt.Sprintf("%s=%d", plan.LabelJob, s.JobID),
 		"--label", plan.LabelNode + "=" + s.Node,
@@ -65,6 +66,18 @@ func RunArgs(s Spec) []string {
 		"--volume", s.InitPath + ":" + InitTarget + ":ro",
 		"--entrypoint", InitTarget,
 		s.ImageID, "-P"}
+	if s.RootFS != "" {
+		args[len(args)-2] = s.RootFS
+		args = append(args[:len(args)-2], append([]string{"--rootfs"}, args[len(args)-2:]...)...)
+	}
+	return args
+}
+
+// Unshare runs a command inside podman's user and mount namespaces (where
+// a rootless mount is seen by podman).
+func (p Podman) Unshare(ctx context.Context, args ...string) error {
+	_, err := p.run(ctx, append([]string{"unshare"}, args...)...)
+	return err
 }
 
 // Start starts spec and returns the container id.

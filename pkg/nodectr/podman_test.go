@@ -55,6 +55,15 @@ func TestRunArgs(t *testing.T) {
 	}
 }
 
+func TestRunArgsRootFS(t *testing.T) {
+	got := RunArgs(Spec{Name: "c", RootFS: "/run/x/squash/c:O", JobID: 7, Node: "n1", InitPath: "/i"})
+	tail := got[len(got)-6:]
+	want := []string{"--entrypoint", "/.carina-init", "--rootfs", "/run/x/squash/c:O", "-P"}
+	if !reflect.DeepEqual(tail[1:], want) {
+		t.Fatalf("RunArgs tail = %q, want %q", tail[1:], want)
+	}
+}
+
 func TestCommands(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {

@@ -4,20 +4,43 @@ package option
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"go.podman.io/image/v5/docker/reference"
 )
 
+// Transports a --container-image value can name.
+const (
+	Registry      = "docker"         // a registry reference (the default)
+	OCIArchive    = "oci-archive"    // oci-archive:PATH, a tar of an OCI layout
+	DockerArchive = "docker-archive" // docker-archive:PATH, a `docker save` tar
+	OCILayout     = "oci"            // oci:DIR, an OCI layout directory
+	File          = "file"           // ./PATH or /PATH: a squashfs or an archive, told apart by content
+)
+
 // Image is a validated --container-image value.
 type Image struct {
-	Ref string // normalised registry reference, e.g. docker.io/library/debian:12
+	Transport string
+	Ref       string // normalised registry reference, or an absolute clean path
 }
 
-// ParseImage validates a --container-image value. Accepted forms:
-// a registry reference (REPO[:TAG][@DIGEST], docker.io implied), the same
-// with a docker:// prefix, and pyxis's REGISTRY#IMAGE form.
-func ParseImage(v string) (Image, error) {
+// Source is the form the helper takes: the registry reference as it is,
+// or TRANSPORT:/absolute/path.
+func (i Image) Source() string {
+	if i.Transport == Registry {
+		return i.Ref
+	}
+	return i.Transport + ":" + i.Ref
+}
+
+// ParseImage validates a --container-image value. Accepted forms: a
+// registry reference (REPO[:TAG][@DIGEST], docker.io implied), the same
+// with a docker:// prefix, pyxis's REGISTRY#IMAGE form, a file path
+// starting with "/" or "." (a squashfs or an image archive), and
+// oci-archive:PATH, docker-archive:PATH and oci:DIR. Relative paths are
+// taken against cwd, which must then be absolute.
+func ParseImage(v, cwd string) (Image, error) {
 	orig := v
 	if v == "" {
 		return Image{}, fmt.Errorf("--container-image: empty value")
@@ -25,8 +48,13 @@ func ParseImage(v string) (Image, error) {
 	if strings.ContainsAny(v, " \t\n\r") {
 		return Image{}, fmt.Errorf("--container-image=%q: image references contain no white space", orig)
 	}
+	for _, t := range []string{OCIArchive, DockerArchive, OCILayout} {
+		if p, ok := strings.CutPrefix(v, t+":"); ok {
+			return localImage(orig, t, p, cwd)
+		}
+	}
 	if strings.HasPrefix(v, "/") || strings.HasPrefix(v, ".") {
-		return Image{}, fmt.Errorf("--container-image=%q: image files are not supported yet; give a registry reference", orig)
+		return localImage(orig, File, v, cwd)
 	}
 	v = strings.TrimPrefix(v, "docker://")
 	if reg, img, ok := strings.Cut(v, "#"); ok {
@@ -40,12 +68,36 @@ func ParseImage(v string) (Image, error) {
 		return Image{}, fmt.Errorf("--container-image=%q: not a valid image reference: %v", orig, err)
 	}
 	named = reference.TagNameOnly(named)
-	return Image{Ref: named.String()}, nil
+	return Image{Transport: Registry, Ref: named.String()}, nil
+}
+
+func localImage(orig, transport, p, cwd string) (Image, error) {
+	if p == "" {
+		return Image{}, fmt.Errorf("--container-image=%q: no path", orig)
+	}
+	if strings.Contains(p, ":") {
+		return Image{}, fmt.Errorf("--container-image=%q: image paths with ':' are not supported", orig)
+	}
+	if !filepath.IsAbs(p) {
+		if !filepath.IsAbs(cwd) {
+			return Image{}, fmt.Errorf("--container-image=%q: a relative path needs the submit directory", orig)
+		}
+		p = filepath.Join(cwd, p)
+	}
+	return Image{Transport: transport, Ref: filepath.Clean(p)}, nil
 }
 
 // Pinned checks that pin is ref's repository fixed to a digest
 // (REPO@sha256:...), as `carina resolve` prints it, and returns it.
 func Pinned(pin string, img Image) (string, error) {
+	if img.Transport != Registry {
+		// A file is its own pin: nodes name what they import from it by
+		// the file's identity (pkg/image).
+		if pin != img.Source() {
+			return "", fmt.Errorf("pinned image %q is not %s", pin, img.Source())
+		}
+		return pin, nil
+	}
 	named, err := reference.ParseNormalizedNamed(pin)
 	if err != nil {
 		return "", fmt.Errorf("pinned image %q: %v", pin, err)

@@ -21,27 +21,33 @@ func TestParseImage(t *testing.T) {
 		{"debian:12 x", "", "white space"},
 		{"#debian", "", "REGISTRY#IMAGE"},
 		{"a#b#c", "", "REGISTRY#IMAGE"},
-		{"./image.sqsh", "", "not supported yet"},
-		{"/srv/image.sqsh", "", "not supported yet"},
+		{"./image.sqsh", "file:/home/u/image.sqsh", ""},
+		{"../x/image.sqsh", "file:/home/x/image.sqsh", ""},
+		{"/srv/image.sqsh", "file:/srv/image.sqsh", ""},
+		{"oci-archive:img.tar", "oci-archive:/home/u/img.tar", ""},
+		{"docker-archive:/srv/img.tar", "docker-archive:/srv/img.tar", ""},
+		{"oci:/srv/layout", "oci:/srv/layout", ""},
+		{"oci:/srv/layout:tag", "", "with ':' are not supported"},
+		{"oci-archive:", "", "no path"},
 		{"debian:bad:tag", "", "not a valid image reference"},
 	}
 	for _, tc := range tests {
-		got, err := ParseImage(tc.in)
+		got, err := ParseImage(tc.in, "/home/u")
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("ParseImage(%q) err = %v, want %q", tc.in, err, tc.wantErr)
 			}
 			continue
 		}
-		if err != nil || got.Ref != tc.want {
-			t.Errorf("ParseImage(%q) = %q, %v; want %q", tc.in, got.Ref, err, tc.want)
+		if err != nil || got.Source() != tc.want {
+			t.Errorf("ParseImage(%q) = %q, %v; want %q", tc.in, got.Source(), err, tc.want)
 		}
 	}
 }
 
 func TestPinned(t *testing.T) {
 	dgst := "sha256:" + strings.Repeat("b", 64)
-	img := Image{Ref: "127.0.0.1:5000/debian:12"}
+	img := Image{Transport: Registry, Ref: "127.0.0.1:5000/debian:12"}
 	tests := []struct {
 		pin, want, wantErr string
 	}{
@@ -63,5 +69,21 @@ func TestPinned(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("Pinned(%q) = %q, %v; want %q", tc.pin, got, err, tc.want)
 		}
+	}
+}
+
+func TestRelativePathNeedsCwd(t *testing.T) {
+	if _, err := ParseImage("./x.sqsh", ""); err == nil || !strings.Contains(err.Error(), "submit directory") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPinnedFile(t *testing.T) {
+	img := Image{Transport: OCIArchive, Ref: "/srv/x.tar"}
+	if got, err := Pinned("oci-archive:/srv/x.tar", img); err != nil || got != "oci-archive:/srv/x.tar" {
+		t.Fatalf("Pinned = %q, %v", got, err)
+	}
+	if _, err := Pinned("oci-archive:/srv/y.tar", img); err == nil {
+		t.Fatal("accepted another file's pin")
 	}
 }

@@ -22,6 +22,7 @@ set -euo pipefail
 
 REGISTRY=${CARINA_TEST_REGISTRY:-127.0.0.1:5000}
 CACHE=${CARINA_TEST_CACHE:-/var/cache/carina-test}/images
+FILES=${CARINA_TEST_FILES:-/var/lib/carina-test/files}
 
 log() { printf 'images: %s\n' "$*" >&2; }
 die() { printf 'images: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -196,8 +197,39 @@ push() {
 	[[ $have == "$want" ]] || die "$ref: registry has digest $have, expected $want"
 }
 
+# files: image files every node can read, for --container-image=PATH and
+# oci-archive:PATH (rebuilt when the Debian layout changes):
+#   debian12.oci.tar  the Debian layout as an OCI archive
+#   debian12.sqsh     its root filesystem as a squashfs (enroot style: the
+#                     environment in /etc/environment, the workdir in /etc/rc)
+build_files() {
+	local dir=$FILES key tmp layer
+	key=$(cat "$CACHE/debian12/recipe.sha256")
+	if [[ -f $dir/key && $(cat "$dir/key") == "$key" && -f $dir/debian12.sqsh && -f $dir/debian12.oci.tar ]]; then
+		log "image files cached"
+		return
+	fi
+	log "building image files (OCI archive, squashfs)"
+	install -d -m 0755 "$dir"
+	tmp=$(mktemp -d "$CACHE/build.XXXXXX")
+	tar -C "$CACHE/debian12" -cf "$tmp/debian12.oci.tar" oci-layout index.json blobs
+	layer=$(jq -r '.layers[0].digest' "$CACHE/debian12/blobs/sha256/$(jq -r '.manifests[0].digest' "$CACHE/debian12/index.json" | cut -d: -f2)" | cut -d: -f2)
+	mkdir "$tmp/rootfs"
+	tar -C "$tmp/rootfs" -xzf "$CACHE/debian12/blobs/sha256/$layer"
+	printf 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nCARINA_IMAGE=debian12-squashfs\n' >"$tmp/rootfs/etc/environment"
+	printf 'mkdir -p "/srv/work" 2> /dev/null\ncd "/srv/work" && unset OLDPWD || exit 1\nexec "$@"\n' >"$tmp/rootfs/etc/rc"
+	mkdir -p "$tmp/rootfs/srv/work"
+	mksquashfs "$tmp/rootfs" "$tmp/debian12.sqsh" -noappend -quiet -no-progress >/dev/null
+	chmod 0644 "$tmp/debian12.sqsh" "$tmp/debian12.oci.tar"
+	mv "$tmp/debian12.sqsh" "$tmp/debian12.oci.tar" "$dir/"
+	echo "$key" >"$dir/key"
+	rm -rf "$tmp"
+	log "image files built in $dir"
+}
+
 rm -rf "$CACHE"/build.* 2>/dev/null || true
 build_debian
 build_noshell
 push debian12 debian:12
 push noshell1 noshell:1
+build_files

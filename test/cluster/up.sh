@@ -345,6 +345,8 @@ export CARINA_TEST_IMAGE_NOSHELL=$CARINA_TEST_REGISTRY/noshell:1
 export CARINA_TEST_NODES=$NODES
 export CARINA_TEST_REGISTRY_LOG=$REGISTRY_LOG
 export CARINA_TEST_IMAGE_STORE=$IMAGE_STORE_BASE/$TEST_UID
+export CARINA_TEST_FILE_OCI_ARCHIVE=/var/lib/carina-test/files/debian12.oci.tar
+export CARINA_TEST_FILE_SQUASHFS=/var/lib/carina-test/files/debian12.sqsh
 export CARINA_BUILD_DIR=$BUILD_DIR
 export CARINA_TEST_PLUGIN=$([[ $NO_PLUGIN == 1 ]] && echo none || echo "$PLUGIN")
 EOF

@@ -98,6 +98,40 @@ empty_store() {
 	assert_clean
 }
 
+@test "an oci-archive: file starts on three nodes without the registry" {
+	empty_store
+	mark=$(log_lines)
+	run as_user srun -N3 --container-image="oci-archive:$CARINA_TEST_FILE_OCI_ARCHIVE" \
+		bash -c 'echo "$(cat /etc/debian_version) $CARINA_IMAGE"'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^12\.[0-9]* debian12$' <<<"$output")" -eq 3 ]
+	[ "$(log_lines)" -eq "$mark" ]
+	assert_clean
+}
+
+@test "a squashfs path (pyxis style) starts on three nodes without the registry, with its environment and workdir" {
+	mark=$(log_lines)
+	cd "$(dirname "$CARINA_TEST_FILE_SQUASHFS")"
+	# A relative path is taken against the submit directory, as in pyxis.
+	run as_user bash -c "cd '$(dirname "$CARINA_TEST_FILE_SQUASHFS")' && srun -N3 -n6 --container-image=./$(basename "$CARINA_TEST_FILE_SQUASHFS") \
+		bash -c 'echo \"\$(cat /etc/debian_version) \$CARINA_IMAGE \$PWD \$(id -u)\"'"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c "^12\.[0-9]* debian12-squashfs /srv/work $CARINA_TEST_UID$" <<<"$output")" -eq 6 ]
+	[ "$(log_lines)" -eq "$mark" ]
+	# No squashfuse or other process of the user outlives the job.
+	assert_clean
+}
+
+@test "a missing image file is refused at submit with one carina: line" {
+	run as_user srun -N1 --container-image=/nonexistent/image.sqsh true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	grep -q '^srun: error: carina: image /nonexistent/image.sqsh: no such file or directory$' <<<"$output"
+	[ -z "$(squeue -h -u "$CARINA_TEST_USER")" ]
+}
+
 @test "the shared store is the user's own: mode 0700, owned by the user" {
 	[ "$(stat -c '%U %a' "$CARINA_TEST_IMAGE_STORE")" = "$CARINA_TEST_USER 700" ]
 }
