@@ -116,7 +116,7 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 	if err := runas.UserDir(c.StoreDir, d.Store, u); err != nil {
 		return fmt.Errorf("preparing the image store: %w", err)
 	}
-	args := append([]string{"node", "up", "--image", ref}, helperArgs(c, step)...)
+	args := append(append([]string{"node", "up", "--image", ref}, helperArgs(c, step)...), c.RetryArgs()...)
 	if images := c.ImageStoreFor(ids.uid, u.Name); images != "" {
 		if err := runas.UserDir(c.ImageStoreBase(), images, u); err != nil {
 			return fmt.Errorf("preparing the shared image store: %w", err)
@@ -241,6 +241,9 @@ func carinaJobEpilog(sp *C.struct_spank_handle, argc C.int, argv **C.char) C.int
 		return 0
 	}
 	args := append([]string{"node", "down"}, helperArgs(c, step)...)
+	if images := c.ImageStoreFor(ids.uid, u.Name); images != "" {
+		args = append(args, "--image-store", images)
+	}
 	if _, err := (runas.Cmd{Path: c.Helper, Args: args, As: u, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
 		Timeout: 2 * time.Minute}).Output(context.Background()); err != nil {
 		log.Error("job epilog: removing containers failed", zap.Uint32("job", ids.job), zap.Error(err))

@@ -44,7 +44,7 @@ func submit(value string) error {
 		return err
 	}
 	if store := submitStore(c); store != "" {
-		if _, err := (runas.Cmd{Path: c.Helper, Args: []string{"pull", "--store", store, pin}, Self: true,
+		if _, err := (runas.Cmd{Path: c.Helper, Args: append(append([]string{"pull", "--store", store}, c.RetryArgs()...), pin), Self: true,
 			Timeout: c.HelperLimit, Progress: os.Stderr}).Output(context.Background()); err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func resolve(c config.Config, img option.Image) (string, error) {
 		f.Close()
 		return img.Source(), nil
 	}
-	out, err := runas.Cmd{Path: c.Helper, Args: []string{"resolve", img.Ref}, Self: true,
+	out, err := runas.Cmd{Path: c.Helper, Args: append(append([]string{"resolve"}, c.RetryArgs()...), img.Ref), Self: true,
 		Timeout: 2 * time.Minute}.Output(context.Background())
 	if err != nil {
 		return "", err

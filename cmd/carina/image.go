@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/carina-hpc/carina/pkg/image"
+	"github.com/carina-hpc/carina/pkg/imagestore"
 )
 
 // resolveCmd prints the digest-pinned form of an image reference. srun and
@@ -17,6 +19,7 @@ import (
 func resolveCmd(args []string) error {
 	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
+	retry := retryFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -25,7 +28,7 @@ func resolveCmd(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	pinned, err := image.Resolve(ctx, fs.Arg(0))
+	pinned, err := image.Resolve(ctx, fs.Arg(0), *retry)
 	if err != nil {
 		return err
 	}
@@ -39,6 +42,7 @@ func resolveCmd(args []string) error {
 func pullCmd(args []string) error {
 	fs := flag.NewFlagSet("pull", flag.ContinueOnError)
 	store := fs.String("store", "", "the image store directory (the site's image_store for this user)")
+	retry := retryFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,17 +58,34 @@ func pullCmd(args []string) error {
 		return fmt.Errorf("making a temporary run root: %w", err)
 	}
 	defer os.RemoveAll(runroot)
-	unlock, err := lock(filepath.Join(*store, "pull.lock"))
+	unlock, err := imagestore.Lock(filepath.Join(*store, imagestore.LockFile))
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	fmt.Fprintf(os.Stderr, "carina: pulling %s into %s\n", fs.Arg(0), *store)
 	start := time.Now()
-	p, err := pullAsSubordinate(context.Background(), sharedGraph(*store), runroot, fs.Arg(0), os.Stderr)
+	p, err := pullAsSubordinate(context.Background(), sharedGraph(*store), runroot, fs.Arg(0), os.Stderr, *retry)
 	if err != nil {
 		return err
 	}
+	if err := imagestore.Touch(*store, p.ID); err != nil {
+		return fmt.Errorf("recording the use of image %.12s: %w", p.ID, err)
+	}
 	fmt.Fprintf(os.Stderr, "carina: %s ready (image %.12s) in %.1fs\n", fs.Arg(0), p.ID, time.Since(start).Seconds())
 	return nil
+}
+
+// retryFlags adds --retries and --retry-delay (the site's pull_retries and
+// pull_retry_delay) to fs.
+func retryFlags(fs *flag.FlagSet) *image.Retry {
+	r := image.DefaultRetry
+	fs.IntVar(&r.Attempts, "retries", r.Attempts, "tries in all for transient registry errors")
+	fs.DurationVar(&r.Delay, "retry-delay", r.Delay, "first wait between tries (doubles, plus jitter)")
+	return &r
+}
+
+// retryArgs passes r on to another carina command.
+func retryArgs(r image.Retry) []string {
+	return []string{"--retries", strconv.Itoa(r.Attempts), "--retry-delay", r.Delay.String()}
 }

@@ -18,6 +18,17 @@ Commands run by the SPANK plugin, as the job user:
 For users (srun and sbatch run these on the submit host):
   resolve IMAGE               print IMAGE pinned to its current digest
   pull --store DIR IMAGE      pull IMAGE into an image store, with progress
+For users and admins, on an image store (root runs these as the store's owner):
+  images --store DIR [--format table|json]
+                              list its images, most recently used first
+  inspect --store DIR [--format json] IMAGE
+                              show an image (IMAGE: name, id or id prefix)
+  rmi --store DIR [--force] IMAGE...
+                              remove images; one a job uses only with --force
+  gc --store DIR [--keep-bytes N | --keep N] [--dry-run] [--format table|json]
+                              remove unused images, least recently used first,
+                              until at most N bytes (e.g. 50G) or N images are
+                              left; with neither bound, every unused image
 Other:
   version     print the version
 `
@@ -50,6 +61,14 @@ func run(args []string) int {
 		err = resolveCmd(args[1:])
 	case args[0] == "pull":
 		err = pullCmd(args[1:])
+	case args[0] == "images":
+		err = imagesCmd(args[1:])
+	case args[0] == "inspect":
+		err = inspectCmd(args[1:])
+	case args[0] == "rmi":
+		err = rmiCmd(args[1:])
+	case args[0] == "gc":
+		err = gcCmd(args[1:])
 	case args[0] == pullInternal:
 		err = pullInUserNS(args[1:])
 	default:

@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 
 	"github.com/carina-hpc/carina/pkg/image"
+	"github.com/carina-hpc/carina/pkg/imagestore"
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/plan"
 )
@@ -24,6 +24,7 @@ type nodeFlags struct {
 	podman, initPath     string
 	image                string
 	imageStore           string
+	retry                *image.Retry
 }
 
 func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, error) {
@@ -35,9 +36,10 @@ func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, erro
 	fs.StringVar(&f.storeDir, "store-dir", "/var/lib/carina", "site store directory")
 	fs.StringVar(&f.podman, "podman", "/usr/bin/podman", "podman binary")
 	fs.StringVar(&f.initPath, "init", "/usr/bin/catatonit", "static init for the container")
+	fs.StringVar(&f.imageStore, "image-store", "", "the user's image store shared by all nodes (default: node-local)")
 	if wantImage {
 		fs.StringVar(&f.image, "image", "", "normalised image reference")
-		fs.StringVar(&f.imageStore, "image-store", "", "the user's image store shared by all nodes (default: node-local)")
+		f.retry = retryFlags(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -74,7 +76,7 @@ func nodeUp(args []string) error {
 		return err
 	}
 	d := plan.DirsFor(f.runtimeDir, f.storeDir, s)
-	unlock, err := lock(filepath.Join(d.Run, "lock"))
+	unlock, err := imagestore.Lock(filepath.Join(d.Run, "lock"))
 	if err != nil {
 		return err
 	}
@@ -129,7 +131,7 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 			return plan.Container{}, err
 		}
 	} else {
-		if pulled, err = f.pullOnce(ctx, d); err != nil {
+		if pulled, err = f.pullOnce(ctx, d, s); err != nil {
 			return plan.Container{}, err
 		}
 		spec.ImageID = pulled.ID
@@ -165,7 +167,7 @@ func nodeDown(args []string) error {
 	if _, err := os.Stat(d.Run); errors.Is(err, os.ErrNotExist) {
 		return nil // carina never ran for this user on this node
 	}
-	unlock, err := lock(filepath.Join(d.Run, "lock"))
+	unlock, err := imagestore.Lock(filepath.Join(d.Run, "lock"))
 	if err != nil {
 		return err
 	}
@@ -186,6 +188,9 @@ func nodeDown(args []string) error {
 	if err := removeContainers(ctx, pm, d, names...); err != nil {
 		return err
 	}
+	if err := imagestore.Release(f.imageStoreDir(d), s.Node, s.JobID); err != nil {
+		return err
+	}
 	left, err := pm.List(ctx, nodectr.Running)
 	if err != nil {
 		return err
@@ -201,18 +206,6 @@ func nodeDown(args []string) error {
 // are not immune to the OOM killer (raising the score needs no privilege).
 func resetOOMScore() {
 	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("0"), 0)
-}
-
-func lock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
 }
 
 func writeJSONAtomic(path string, v any) error {

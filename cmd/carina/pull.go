@@ -23,6 +23,7 @@ func pullInUserNS(args []string) error {
 	root := fs.String("root", "", "graph root")
 	runroot := fs.String("runroot", "", "run root")
 	initOnly := fs.Bool("init", false, "only create the store (its lock files), pull nothing")
+	retry := retryFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func pullInUserNS(args []string) error {
 		}
 		return nil
 	}
-	p, err := image.Pull(context.Background(), st, fs.Arg(0), os.Stderr)
+	p, err := image.Pull(context.Background(), st, fs.Arg(0), os.Stderr, *retry)
 	if err != nil {
 		return err
 	}

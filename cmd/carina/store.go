@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/carina-hpc/carina/pkg/image"
+	"github.com/carina-hpc/carina/pkg/imagestore"
 	"github.com/carina-hpc/carina/pkg/plan"
 	"github.com/carina-hpc/carina/pkg/runas"
 )
@@ -29,7 +30,7 @@ func (f nodeFlags) initImageStore(ctx context.Context, d plan.Dirs) error {
 	if _, err := os.Stat(filepath.Join(sharedGraph(f.imageStore), "overlay-images", "images.lock")); err == nil {
 		return nil
 	}
-	unlock, err := lock(filepath.Join(f.imageStore, "pull.lock"))
+	unlock, err := imagestore.Lock(filepath.Join(f.imageStore, imagestore.LockFile))
 	if err != nil {
 		return err
 	}
@@ -37,26 +38,46 @@ func (f nodeFlags) initImageStore(ctx context.Context, d plan.Dirs) error {
 	return runPullHelper(ctx, nil, nil, "--init", "--root", sharedGraph(f.imageStore), "--runroot", filepath.Join(d.Run, "image-store"))
 }
 
-// pullOnce pulls ref where this node's podman will find it. With a shared
-// store, a lock on the shared filesystem makes one node pull while the
-// others wait and then find the image already there.
-func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs) (image.Pulled, error) {
-	if f.imageStore == "" {
-		return pullAsSubordinate(ctx, d.Graph, d.RunRoot, f.image, nil)
+// imageStoreDir is where this node's podman finds images: the user's
+// shared image store, or the node-local store.
+func (f nodeFlags) imageStoreDir(d plan.Dirs) string {
+	if f.imageStore != "" {
+		return f.imageStore
 	}
-	unlock, err := lock(filepath.Join(f.imageStore, "pull.lock"))
+	return d.Store
+}
+
+// pullOnce pulls ref where this node's podman will find it, under the
+// store's lock: with a shared store one node pulls while the others wait
+// and then find the image there. The job's lease on the image is taken
+// under the same lock, so gc can never remove it in between.
+func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (image.Pulled, error) {
+	dir := f.imageStoreDir(d)
+	unlock, err := imagestore.Lock(filepath.Join(dir, imagestore.LockFile))
 	if err != nil {
 		return image.Pulled{}, err
 	}
 	defer unlock()
-	return pullAsSubordinate(ctx, sharedGraph(f.imageStore), filepath.Join(d.Run, "image-store"), f.image, nil)
+	runroot := d.RunRoot // the node-local store is podman's own
+	if f.imageStore != "" {
+		runroot = filepath.Join(d.Run, "image-store")
+	}
+	p, err := pullAsSubordinate(ctx, sharedGraph(dir), runroot, f.image, nil, *f.retry)
+	if err != nil {
+		return image.Pulled{}, err
+	}
+	if err := imagestore.Lease(dir, p.ID, s.Node, s.JobID); err != nil {
+		return image.Pulled{}, fmt.Errorf("recording that job %d uses image %.12s: %w", s.JobID, p.ID, err)
+	}
+	return p, nil
 }
 
 // pullAsSubordinate runs the pull in a child that re-executes into a user
 // namespace built from the user's subordinate ids, as rootless podman does.
-func pullAsSubordinate(ctx context.Context, graph, runroot, ref string, progress io.Writer) (image.Pulled, error) {
+func pullAsSubordinate(ctx context.Context, graph, runroot, ref string, progress io.Writer, r image.Retry) (image.Pulled, error) {
 	var out bytes.Buffer
-	if err := runPullHelper(ctx, &out, progress, "--root", graph, "--runroot", runroot, ref); err != nil {
+	args := append([]string{"--root", graph, "--runroot", runroot}, retryArgs(r)...)
+	if err := runPullHelper(ctx, &out, progress, append(args, ref)...); err != nil {
 		return image.Pulled{}, err
 	}
 	var p image.Pulled

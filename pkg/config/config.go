@@ -21,6 +21,8 @@ type Config struct {
 	Podman      string        // podman binary
 	InitPath    string        // static init bind-mounted into each container
 	HelperLimit time.Duration // upper bound on one helper run (pull + start)
+	PullRetries int           // tries in all for transient registry errors
+	RetryDelay  time.Duration // first wait between tries (doubles, plus jitter)
 }
 
 // Default returns the configuration used when plugstack.conf gives no keys.
@@ -32,6 +34,8 @@ func Default() Config {
 		Podman:      "/usr/bin/podman",
 		InitPath:    "/usr/bin/catatonit",
 		HelperLimit: 10 * time.Minute,
+		PullRetries: 3,
+		RetryDelay:  time.Second,
 	}
 }
 
@@ -67,6 +71,18 @@ func ParseArgs(args []string) (Config, error) {
 				return c, fmt.Errorf("plugstack argument %q: want a positive duration such as 10m", a)
 			}
 			c.HelperLimit = d
+		case "pull_retries":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > 20 {
+				return c, fmt.Errorf("plugstack argument %q: want a number of tries from 1 to 20", a)
+			}
+			c.PullRetries = n
+		case "pull_retry_delay":
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 || d > time.Minute {
+				return c, fmt.Errorf("plugstack argument %q: want a duration from 1ms to 1m", a)
+			}
+			c.RetryDelay = d
 		default:
 			return c, fmt.Errorf("plugstack argument %q: unknown key %q", a, key)
 		}
@@ -113,4 +129,9 @@ func (c Config) ImageStoreBase() string {
 		return filepath.Dir(c.ImageStore)
 	}
 	return filepath.Dir(c.ImageStore[:i] + "x")
+}
+
+// RetryArgs are the helper flags for the retry settings.
+func (c Config) RetryArgs() []string {
+	return []string{"--retries", strconv.Itoa(c.PullRetries), "--retry-delay", c.RetryDelay.String()}
 }

@@ -28,6 +28,13 @@ func TestParseArgs(t *testing.T) {
 		{"image store unknown placeholder", []string{"image_store=/shared/{uid}/{home}"}, nil, "only {uid} and {user}"},
 		{"image store relative", []string{"image_store=shared/{uid}"}, nil, "clean absolute path"},
 		{"image store escaping", []string{"image_store=/shared/../{uid}"}, nil, "clean absolute path"},
+		{"retries", []string{"pull_retries=5", "pull_retry_delay=250ms"},
+			func(c Config) bool {
+				return c.PullRetries == 5 && c.RetryDelay == 250*time.Millisecond &&
+					strings.Join(c.RetryArgs(), " ") == "--retries 5 --retry-delay 250ms"
+			}, ""},
+		{"zero retries", []string{"pull_retries=0"}, nil, "from 1 to 20"},
+		{"huge retry delay", []string{"pull_retry_delay=1h"}, nil, "from 1ms to 1m"},
 		{"unknown key", []string{"helpr=/x"}, nil, `unknown key "helpr"`},
 		{"no value", []string{"helper"}, nil, "want key=value"},
 		{"twice", []string{"helper=/a", "helper=/b"}, nil, "given twice"},

@@ -52,7 +52,7 @@ type Pulled struct {
 // Pull copies the registry image ref into st and returns its id and
 // runtime configuration. registries.conf, policy.json and auth.json are
 // honoured through the default system context. Progress goes to progress.
-func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer) (Pulled, error) {
+func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer, r Retry) (Pulled, error) {
 	if transport, path, ok := IsLocal(ref); ok {
 		return pullLocal(ctx, st, transport, path, progress)
 	}
@@ -64,8 +64,8 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer)
 	// Pin the tag to a digest (a manifest request, no blob), and take the
 	// image from the store when it is already there: a warm store fetches
 	// no blob, and a tag moved meanwhile cannot mix two images.
-	src, err := pinned(ctx, sys, named)
-	if err != nil {
+	var src types.ImageReference
+	if err := r.Do(ctx, func() (err error) { src, err = pinned(ctx, sys, named); return err }); err != nil {
 		return Pulled{}, describe(ref, err)
 	}
 	if d, ok := src.DockerReference().(reference.Digested); ok {
@@ -73,8 +73,8 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer)
 			return inspect(ctx, st, imgs[0].ID, sys)
 		}
 	}
-	id, err := copyInto(ctx, st, src, ref, sys, progress)
-	if err != nil {
+	var id string
+	if err := r.Do(ctx, func() (err error) { id, err = copyInto(ctx, st, src, ref, sys, progress); return err }); err != nil {
 		return Pulled{}, describe(ref, err)
 	}
 	return inspect(ctx, st, id, sys)
@@ -114,13 +114,13 @@ func copyInto(ctx context.Context, st storage.Store, src types.ImageReference, n
 // Resolve pins ref to the manifest digest its tag names now
 // (REPO@sha256:...); a digest reference is returned as it is, with no
 // registry request.
-func Resolve(ctx context.Context, ref string) (string, error) {
+func Resolve(ctx context.Context, ref string, r Retry) (string, error) {
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return "", fmt.Errorf("parsing %s: %w", ref, err)
 	}
-	src, err := pinned(ctx, &types.SystemContext{}, named)
-	if err != nil {
+	var src types.ImageReference
+	if err := r.Do(ctx, func() (err error) { src, err = pinned(ctx, &types.SystemContext{}, named); return err }); err != nil {
 		return "", describe(ref, err)
 	}
 	return src.DockerReference().String(), nil

@@ -18,6 +18,30 @@ fetch_counts_since() {
 
 log_lines() { wc -l <"$CARINA_TEST_REGISTRY_LOG"; }
 
+registry_stop() {
+	local pid
+	pid=$(cat "$CARINA_TEST_REGISTRY_PIDFILE")
+	kill "$pid"
+	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status"
+}
+
+registry_start() {
+	setsid /usr/bin/docker-registry serve "$CARINA_TEST_REGISTRY_CONF" \
+		>>"$CARINA_TEST_REGISTRY_LOG" 2>>"$CARINA_TEST_REGISTRY_ERRLOG" </dev/null 3>&- &
+	echo $! >"$CARINA_TEST_REGISTRY_PIDFILE"
+	wait_for 10 curl -sf "http://$CARINA_TEST_REGISTRY/v2/" -o /dev/null
+}
+
+# store_state: the store's image records, to show nothing was half-written.
+store_state() {
+	cat "$CARINA_TEST_IMAGE_STORE"/storage/overlay-images/images.json 2>/dev/null | jq -S '[.[].id]'
+}
+
+teardown() {
+	# Whatever a test did, leave the registry running for the next one.
+	kill -0 "$(cat "$CARINA_TEST_REGISTRY_PIDFILE")" 2>/dev/null || registry_start
+}
+
 # no_store: the user has no image store yet, so srun cannot pre-pull and the
 # nodes pull themselves (one of them, under the store's lock).
 no_store() {
@@ -130,6 +154,37 @@ empty_store() {
 	[ "$status" -ne 0 ]
 	grep -q '^srun: error: carina: image /nonexistent/image.sqsh: no such file or directory$' <<<"$output"
 	[ -z "$(squeue -h -u "$CARINA_TEST_USER")" ]
+}
+
+@test "with the registry stopped, srun fails with a carina: line within 60 s and the store is untouched" {
+	empty_store
+	run as_user srun -N1 --container-image="$CARINA_TEST_IMAGE_DEBIAN" true
+	[ "$status" -eq 0 ]
+	before=$(store_state)
+	registry_stop
+	start=$SECONDS
+	run as_user timeout 90 srun -N3 --container-image="$CARINA_TEST_IMAGE_NOSHELL" /hello
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ]
+	[ $((SECONDS - start)) -lt 60 ]
+	grep -q "^srun: error: carina: image $CARINA_TEST_IMAGE_NOSHELL: registry unreachable" <<<"$output"
+	[ "$(store_state)" = "$before" ]
+	registry_start
+	assert_clean
+}
+
+@test "a registry that comes back while srun retries is used: the job runs" {
+	empty_store
+	registry_stop
+	as_user srun -N3 --container-image="$CARINA_TEST_IMAGE_NOSHELL" /hello >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+	srun_pid=$!
+	sleep 0.3
+	registry_start
+	wait "$srun_pid" || { cat "$BATS_TEST_TMPDIR/out"; false; }
+	cat "$BATS_TEST_TMPDIR/out"
+	[ "$(grep -c '^hello from the shell-less image' "$BATS_TEST_TMPDIR/out")" -eq 3 ]
+	assert_clean
 }
 
 @test "the shared store is the user's own: mode 0700, owned by the user" {
