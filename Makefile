@@ -7,7 +7,7 @@ HELPER_TAGS := containers_image_openpgp exclude_graphdriver_btrfs
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_SOURCES := $(shell find spank cgo pkg cmd -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 
-.PHONY: all build install deps cluster-up cluster-down demo test unit e2e lint clean
+.PHONY: all build install deps bench cluster-up cluster-down demo test unit e2e lint clean
 
 all: build
 
@@ -50,7 +50,7 @@ demo: deps cluster-up
 	test/demo.sh
 
 lint:
-	shellcheck -x test/cluster/*.sh test/*.sh .ci/run
+	shellcheck -x test/cluster/*.sh test/*.sh test/bench/*.sh .ci/run
 	@out=$$(gofmt -l spank cgo pkg cmd); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet -tags '$(HELPER_TAGS)' ./...
 
@@ -66,6 +66,10 @@ e2e:
 test: deps build lint unit
 	@rc=0; $(MAKE) --no-print-directory cluster-up && $(MAKE) --no-print-directory e2e || rc=$$?; \
 	$(MAKE) --no-print-directory cluster-down || rc=$$((rc ? rc : 1)); exit $$rc
+
+# Benchmarks print figures (docs/PERFORMANCE.md); they are not tests.
+bench: cluster-up
+	test/bench/images.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -117,10 +117,9 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 		return fmt.Errorf("preparing the image store: %w", err)
 	}
 	args := append(append([]string{"node", "up", "--image", ref}, helperArgs(c, step)...), c.RetryArgs()...)
-	if images := c.ImageStoreFor(ids.uid, u.Name); images != "" {
-		if err := runas.UserDir(c.ImageStoreBase(), images, u); err != nil {
-			return fmt.Errorf("preparing the shared image store: %w", err)
-		}
+	if images, err := sharedStore(c, ids.uid, u, node); err != nil {
+		return err
+	} else if images != "" {
 		args = append(args, "--image-store", images)
 	}
 	out, err := runas.Cmd{Path: c.Helper, Args: args, As: u, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
@@ -133,6 +132,38 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 		return fmt.Errorf("the helper gave no usable container state (%v)", err)
 	}
 	return installPlan(ctr, ids.uid)
+}
+
+// sharedStore prepares the user's shared image store. A node that cannot
+// see the shared filesystem at all (its base directory is missing) falls
+// back to its node-local store and says so in the log; any other problem
+// is an error.
+func sharedStore(c config.Config, uid uint32, u runas.User, node string) (string, error) {
+	images := visibleStore(c, uid, u.Name)
+	if images == "" {
+		if c.ImageStore != "" {
+			log.Info("shared image store not visible on this node; pulling into the node-local store",
+				zap.String("node", node), zap.String("image_store", c.ImageStoreBase()))
+		}
+		return "", nil
+	}
+	if err := runas.UserDir(c.ImageStoreBase(), images, u); err != nil {
+		return "", fmt.Errorf("preparing the shared image store: %w", err)
+	}
+	return images, nil
+}
+
+// visibleStore is the user's shared image store, or "" when the site has
+// none or this node cannot see it.
+func visibleStore(c config.Config, uid uint32, name string) string {
+	images := c.ImageStoreFor(uid, name)
+	if images == "" {
+		return ""
+	}
+	if _, err := os.Stat(c.ImageStoreBase()); errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	return images
 }
 
 func helperArgs(c config.Config, s plan.Step) []string {
@@ -241,7 +272,7 @@ func carinaJobEpilog(sp *C.struct_spank_handle, argc C.int, argv **C.char) C.int
 		return 0
 	}
 	args := append([]string{"node", "down"}, helperArgs(c, step)...)
-	if images := c.ImageStoreFor(ids.uid, u.Name); images != "" {
+	if images := visibleStore(c, ids.uid, u.Name); images != "" {
 		args = append(args, "--image-store", images)
 	}
 	if _, err := (runas.Cmd{Path: c.Helper, Args: args, As: u, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},

@@ -16,7 +16,6 @@ fetch_counts_since() {
 		grep -o "\"GET /v2/$2/blobs/sha256:[0-9a-f]*" | sort | uniq -c | awk '{print $1}' | sort -u | tr '\n' ' '
 }
 
-log_lines() { wc -l <"$CARINA_TEST_REGISTRY_LOG"; }
 
 registry_stop() {
 	local pid
@@ -40,20 +39,6 @@ store_state() {
 teardown() {
 	# Whatever a test did, leave the registry running for the next one.
 	kill -0 "$(cat "$CARINA_TEST_REGISTRY_PIDFILE")" 2>/dev/null || registry_start
-}
-
-# no_store: the user has no image store yet, so srun cannot pre-pull and the
-# nodes pull themselves (one of them, under the store's lock).
-no_store() {
-	wait_for 30 no_user_procs
-	rm -rf "$CARINA_TEST_IMAGE_STORE"
-}
-
-# empty_store: the store directory exists (writable from the submit host)
-# but holds no image: srun pulls it, with progress, before the tasks start.
-empty_store() {
-	no_store
-	install -d -o "$CARINA_TEST_USER" -g "$CARINA_TEST_USER" -m 0700 "$CARINA_TEST_IMAGE_STORE"
 }
 
 @test "nodes that find no store pull each blob once for the whole cluster" {

@@ -4,8 +4,6 @@
 
 load helpers
 
-carina() { as_user /usr/local/lib/carina/carina "$@"; }
-
 @test "images, inspect, rmi and gc: an image a running job uses is never removed" {
 	store=$CARINA_TEST_IMAGE_STORE
 	as_user srun -N2 --container-image="$CARINA_TEST_IMAGE_DEBIAN" sleep 20 3>&- &

@@ -71,3 +71,23 @@ assert_clean() {
 	wait_for 30 no_carina_containers || { for n in "${NODES[@]}"; do store_containers "$n"; done >&2; return 1; }
 	wait_for 30 all_nodes_idle || { sinfo >&2; return 1; }
 }
+
+log_lines() { wc -l <"$CARINA_TEST_REGISTRY_LOG"; }
+
+# carina ARGS...: the installed helper's CLI, as the test user.
+carina() { as_user /usr/local/lib/carina/carina "$@"; }
+
+# no_store: the user has no image store yet, so srun cannot pre-pull and the
+# nodes pull themselves (one of them, under the store's lock).
+no_store() {
+	wait_for 30 no_user_procs
+	rm -rf "$CARINA_TEST_IMAGE_STORE"
+}
+
+# empty_store: the store directory exists (writable from the submit host)
+# but holds no image: srun pulls it, with progress, before the tasks start.
+empty_store() {
+	no_store
+	install -d -o "$CARINA_TEST_USER" -g "$CARINA_TEST_USER" -m 0700 "$CARINA_TEST_IMAGE_STORE"
+}
+

@@ -1,0 +1,52 @@
+#!/usr/bin/env bats
+# Faults around the image store: pulls killed at any point, a node that
+# cannot see the shared store.
+
+load helpers
+
+STORE_BASE=$(dirname "$CARINA_TEST_IMAGE_STORE")
+
+teardown() {
+	[[ ! -d $STORE_BASE.hidden ]] || mv "$STORE_BASE.hidden" "$STORE_BASE"
+}
+
+# debian_images: how many images of the store are named debian.
+debian_images() {
+	carina images --store "$CARINA_TEST_IMAGE_STORE" --format json | jq '[.[] | select(any(.names[]; test("/debian[:@]")))] | length'
+}
+
+@test "a pull killed with SIGKILL at any point leaves a store the next job uses, and a consistent listing" {
+	for delay in 0.2 0.8 1.5 2.5 4; do
+		empty_store
+		as_user /usr/local/lib/carina/carina pull --store "$CARINA_TEST_IMAGE_STORE" "$CARINA_TEST_IMAGE_DEBIAN" \
+			>/dev/null 2>&1 3>&- &
+		sleep "$delay"
+		pkill -KILL -u "$CARINA_TEST_USER" -f '/usr/local/lib/carina/carina (pull|__pull)' || true
+		wait || true
+		echo "killed after ${delay}s"
+		run carina images --store "$CARINA_TEST_IMAGE_STORE" --format json
+		echo "$output"
+		[ "$status" -eq 0 ]
+		jq -e 'type == "array"' <<<"$output"
+		run as_user srun -N2 --container-image="$CARINA_TEST_IMAGE_DEBIAN" cat /etc/debian_version
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[ "$(grep -c '^12\.' <<<"$output")" -eq 2 ]
+		[ "$(debian_images)" -eq 1 ]
+		assert_clean
+	done
+}
+
+@test "a node that cannot see the shared store pulls into its own store and says so in the log" {
+	wait_for 30 no_user_procs
+	before=$(cat /var/log/slurm/slurmd-n*.log | grep -c 'shared image store not visible on this node' || true)
+	mv "$STORE_BASE" "$STORE_BASE.hidden"
+	run as_user srun -N2 --container-image="$CARINA_TEST_IMAGE_DEBIAN" cat /etc/debian_version
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^12\.' <<<"$output")" -eq 2 ]
+	after=$(cat /var/log/slurm/slurmd-n*.log | grep -c 'shared image store not visible on this node' || true)
+	[ "$after" -eq $((before + 2)) ]
+	[ ! -e "$STORE_BASE" ]
+	assert_clean
+}
