@@ -116,7 +116,7 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 	if err := runas.UserDir(c.StoreDir, d.Store, u); err != nil {
 		return fmt.Errorf("preparing the image store: %w", err)
 	}
-	args := append(append([]string{"node", "up", "--image", ref}, helperArgs(c, step)...), c.RetryArgs()...)
+	args := append(append([]string{"node", "up", "--image", ref}, helperArgs(c, step)...), c.PullArgs()...)
 	if images, err := sharedStore(c, ids.uid, u, node); err != nil {
 		return err
 	} else if images != "" {

@@ -44,7 +44,7 @@ func submit(value string) error {
 		return err
 	}
 	if store := submitStore(c); store != "" {
-		if _, err := (runas.Cmd{Path: c.Helper, Args: append(append([]string{"pull", "--store", store}, c.RetryArgs()...), pin), Self: true,
+		if _, err := (runas.Cmd{Path: c.Helper, Args: append(append([]string{"pull", "--store", store}, c.PullArgs()...), pin), Self: true,
 			Timeout: c.HelperLimit, Progress: os.Stderr}).Output(context.Background()); err != nil {
 			return err
 		}

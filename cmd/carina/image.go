@@ -43,8 +43,12 @@ func pullCmd(args []string) error {
 	fs := flag.NewFlagSet("pull", flag.ContinueOnError)
 	store := fs.String("store", "", "the image store directory (the site's image_store for this user)")
 	retry := retryFlags(fs)
+	format := fs.String("image-format", formatSquashfs, "squashfs or overlay: how the store keeps images")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *format != formatSquashfs && *format != formatOverlay {
+		return fmt.Errorf("--image-format: want squashfs or overlay, not %q", *format)
 	}
 	if *store == "" || fs.NArg() != 1 {
 		return fmt.Errorf("usage: carina pull --store DIR IMAGE")
@@ -65,7 +69,11 @@ func pullCmd(args []string) error {
 	defer unlock()
 	fmt.Fprintf(os.Stderr, "carina: pulling %s into %s\n", fs.Arg(0), *store)
 	start := time.Now()
-	p, err := pullAsSubordinate(context.Background(), sharedGraph(*store), runroot, fs.Arg(0), os.Stderr, *retry)
+	squash := ""
+	if *format == formatSquashfs {
+		squash = *store
+	}
+	p, err := pullAsSubordinate(context.Background(), sharedGraph(*store), runroot, fs.Arg(0), os.Stderr, *retry, squash)
 	if err != nil {
 		return err
 	}

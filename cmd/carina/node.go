@@ -24,6 +24,7 @@ type nodeFlags struct {
 	podman, initPath     string
 	image                string
 	imageStore           string
+	imageFormat          string
 	retry                *image.Retry
 }
 
@@ -40,9 +41,13 @@ func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, erro
 	if wantImage {
 		fs.StringVar(&f.image, "image", "", "normalised image reference")
 		f.retry = retryFlags(fs)
+		fs.StringVar(&f.imageFormat, "image-format", formatSquashfs, "squashfs or overlay: how the shared store keeps images")
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	if f.imageFormat != "" && f.imageFormat != formatSquashfs && f.imageFormat != formatOverlay {
+		return f, fmt.Errorf("%s: --image-format: want squashfs or overlay, not %q", name, f.imageFormat)
 	}
 	if f.job == 0 || f.job > 1<<32-1 || f.node == "" || (wantImage && f.image == "") {
 		return f, fmt.Errorf("%s: --job, --node%s are required", name, map[bool]string{true: " and --image"}[wantImage])
@@ -135,6 +140,13 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 			return plan.Container{}, err
 		}
 		spec.ImageID = pulled.ID
+		if pulled.Squash != "" {
+			// The squashed image: one read-only file from the shared
+			// store, mounted here, instead of its layers.
+			if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, pulled.Squash); err != nil {
+				return plan.Container{}, err
+			}
+		}
 	}
 	id, err := pm.Start(ctx, spec)
 	if err != nil {

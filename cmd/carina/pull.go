@@ -10,6 +10,7 @@ import (
 	"go.podman.io/storage/pkg/unshare"
 
 	"github.com/carina-hpc/carina/pkg/image"
+	"github.com/carina-hpc/carina/pkg/imagestore"
 )
 
 // pullInternal is the hidden subcommand node up runs for the pull.
@@ -24,6 +25,7 @@ func pullInUserNS(args []string) error {
 	runroot := fs.String("runroot", "", "run root")
 	initOnly := fs.Bool("init", false, "only create the store (its lock files), pull nothing")
 	retry := retryFlags(fs)
+	squashDir := fs.String("squash-dir", "", "also keep the image squashed in this image store (its carina/squash/)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,6 +49,13 @@ func pullInUserNS(args []string) error {
 	p, err := image.Pull(context.Background(), st, fs.Arg(0), os.Stderr, *retry)
 	if err != nil {
 		return err
+	}
+	if *squashDir != "" {
+		target := imagestore.SquashFile(*squashDir, p.ID)
+		if err := image.Squash(st, p.ID, target); err != nil {
+			return err
+		}
+		p.Squash = target
 	}
 	return json.NewEncoder(os.Stdout).Encode(p)
 }

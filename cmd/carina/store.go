@@ -38,6 +38,12 @@ func (f nodeFlags) initImageStore(ctx context.Context, d plan.Dirs) error {
 	return runPullHelper(ctx, nil, nil, "--init", "--root", sharedGraph(f.imageStore), "--runroot", filepath.Join(d.Run, "image-store"))
 }
 
+// Image formats of a shared store (the site's image_format).
+const (
+	formatSquashfs = "squashfs" // each image also kept as one squashfs file, started from it
+	formatOverlay  = "overlay"  // layers only, read by podman as an additional image store
+)
+
 // imageStoreDir is where this node's podman finds images: the user's
 // shared image store, or the node-local store.
 func (f nodeFlags) imageStoreDir(d plan.Dirs) string {
@@ -62,7 +68,11 @@ func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (imag
 	if f.imageStore != "" {
 		runroot = filepath.Join(d.Run, "image-store")
 	}
-	p, err := pullAsSubordinate(ctx, sharedGraph(dir), runroot, f.image, nil, *f.retry)
+	squash := ""
+	if f.imageStore != "" && f.imageFormat == formatSquashfs {
+		squash = dir
+	}
+	p, err := pullAsSubordinate(ctx, sharedGraph(dir), runroot, f.image, nil, *f.retry, squash)
 	if err != nil {
 		return image.Pulled{}, err
 	}
@@ -74,9 +84,12 @@ func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (imag
 
 // pullAsSubordinate runs the pull in a child that re-executes into a user
 // namespace built from the user's subordinate ids, as rootless podman does.
-func pullAsSubordinate(ctx context.Context, graph, runroot, ref string, progress io.Writer, r image.Retry) (image.Pulled, error) {
+func pullAsSubordinate(ctx context.Context, graph, runroot, ref string, progress io.Writer, r image.Retry, squashDir string) (image.Pulled, error) {
 	var out bytes.Buffer
 	args := append([]string{"--root", graph, "--runroot", runroot}, retryArgs(r)...)
+	if squashDir != "" {
+		args = append(args, "--squash-dir", squashDir)
+	}
 	if err := runPullHelper(ctx, &out, progress, append(args, ref)...); err != nil {
 		return image.Pulled{}, err
 	}

@@ -18,6 +18,7 @@ type Config struct {
 	RuntimeDir  string        // per node/user runtime state (tmpfs), e.g. /run/carina
 	StoreDir    string        // per node/user container store, e.g. /var/lib/carina
 	ImageStore  string        // per-user image store shared by all nodes ({uid}, {user}); "" = node-local
+	ImageFormat string        // how the shared store keeps images: squashfs (default) or overlay
 	Podman      string        // podman binary
 	InitPath    string        // static init bind-mounted into each container
 	HelperLimit time.Duration // upper bound on one helper run (pull + start)
@@ -36,6 +37,7 @@ func Default() Config {
 		HelperLimit: 10 * time.Minute,
 		PullRetries: 3,
 		RetryDelay:  time.Second,
+		ImageFormat: "squashfs",
 	}
 }
 
@@ -61,6 +63,11 @@ func ParseArgs(args []string) (Config, error) {
 			c.StoreDir = val
 		case "image_store":
 			c.ImageStore = val
+		case "image_format":
+			if val != "squashfs" && val != "overlay" {
+				return c, fmt.Errorf("plugstack argument %q: want squashfs or overlay", a)
+			}
+			c.ImageFormat = val
 		case "podman":
 			c.Podman = val
 		case "init_path":
@@ -134,4 +141,9 @@ func (c Config) ImageStoreBase() string {
 // RetryArgs are the helper flags for the retry settings.
 func (c Config) RetryArgs() []string {
 	return []string{"--retries", strconv.Itoa(c.PullRetries), "--retry-delay", c.RetryDelay.String()}
+}
+
+// PullArgs are the helper flags for how images are pulled and kept.
+func (c Config) PullArgs() []string {
+	return append(c.RetryArgs(), "--image-format", c.ImageFormat)
 }

@@ -31,8 +31,10 @@ func TestParseArgs(t *testing.T) {
 		{"retries", []string{"pull_retries=5", "pull_retry_delay=250ms"},
 			func(c Config) bool {
 				return c.PullRetries == 5 && c.RetryDelay == 250*time.Millisecond &&
-					strings.Join(c.RetryArgs(), " ") == "--retries 5 --retry-delay 250ms"
+					strings.Join(c.PullArgs(), " ") == "--retries 5 --retry-delay 250ms --image-format squashfs"
 			}, ""},
+		{"overlay format", []string{"image_format=overlay"}, func(c Config) bool { return c.ImageFormat == "overlay" }, ""},
+		{"unknown format", []string{"image_format=ext4"}, nil, "want squashfs or overlay"},
 		{"zero retries", []string{"pull_retries=0"}, nil, "from 1 to 20"},
 		{"huge retry delay", []string{"pull_retry_delay=1h"}, nil, "from 1ms to 1m"},
 		{"unknown key", []string{"helpr=/x"}, nil, `unknown key "helpr"`},

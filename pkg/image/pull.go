@@ -47,6 +47,7 @@ type Pulled struct {
 	ID      string   `json:"id"`
 	Env     []string `json:"env"`
 	Workdir string   `json:"workdir"`
+	Squash  string   `json:"squash,omitempty"` // its squashed root filesystem, when made
 }
 
 // Pull copies the registry image ref into st and returns its id and

@@ -243,7 +243,15 @@ func Forget(dir, imageID string) error {
 	if err := os.RemoveAll(filepath.Join(leasesDir(dir), imageID)); err != nil {
 		return fmt.Errorf("forgetting the leases of image %.12s: %w", imageID, err)
 	}
+	if err := os.Remove(SquashFile(dir, imageID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the squashfs of image %.12s: %w", imageID, err)
+	}
 	return nil
+}
+
+// SquashFile is where the squashed root filesystem of an image is kept.
+func SquashFile(dir, imageID string) string {
+	return filepath.Join(dir, "carina", "squash", imageID+".sqsh")
 }
 
 // StaleLeases lists the lease files (full paths, sorted) not refreshed for

@@ -172,6 +172,24 @@ teardown() {
 	assert_clean
 }
 
+@test "the shared store keeps each image as one squashfs file, which every node mounts" {
+	empty_store
+	as_user srun -N3 --container-image="$CARINA_TEST_IMAGE_DEBIAN" sleep 15 3>&- &
+	srun_pid=$!
+	id=
+	squashed() { id=$(carina images --store "$CARINA_TEST_IMAGE_STORE" --format json | jq -r '.[] | select(.in_use) | .id'); [[ -n $id && -s $CARINA_TEST_IMAGE_STORE/carina/squash/$id.sqsh ]]; }
+	wait_for 60 squashed
+	[ "$(head -c4 "$CARINA_TEST_IMAGE_STORE/carina/squash/$id.sqsh")" = hsqs ]
+	mounted() { [ "$(pgrep -u "$CARINA_TEST_USER" -a squashfuse | grep -c "$CARINA_TEST_IMAGE_STORE/carina/squash/$id.sqsh")" -eq 3 ]; }
+	wait_for 60 mounted
+	wait "$srun_pid"
+	assert_clean
+	# gc removes the squashfs file with the image.
+	run carina gc --store "$CARINA_TEST_IMAGE_STORE" --format json
+	[ "$status" -eq 0 ]
+	[ ! -e "$CARINA_TEST_IMAGE_STORE/carina/squash/$id.sqsh" ]
+}
+
 @test "the shared store is the user's own: mode 0700, owned by the user" {
 	[ "$(stat -c '%U %a' "$CARINA_TEST_IMAGE_STORE")" = "$CARINA_TEST_USER 700" ]
 }
