@@ -15,6 +15,7 @@ import (
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/pkg/shortnames"
 	"go.podman.io/image/v5/signature"
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
@@ -57,17 +58,13 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer,
 	if transport, path, ok := IsLocal(ref); ok {
 		return pullLocal(ctx, st, transport, path, progress)
 	}
-	named, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return Pulled{}, fmt.Errorf("parsing %s: %w", ref, err)
-	}
 	sys := &types.SystemContext{}
 	// Pin the tag to a digest (a manifest request, no blob), and take the
 	// image from the store when it is already there: a warm store fetches
 	// no blob, and a tag moved meanwhile cannot mix two images.
-	var src types.ImageReference
-	if err := r.Do(ctx, func() (err error) { src, err = pinned(ctx, sys, named); return err }); err != nil {
-		return Pulled{}, describe(ref, err)
+	name, src, err := pinSource(ctx, sys, ref, r)
+	if err != nil {
+		return Pulled{}, err
 	}
 	if d, ok := src.DockerReference().(reference.Digested); ok {
 		if imgs, err := st.ImagesByDigest(d.Digest()); err == nil && len(imgs) > 0 {
@@ -75,7 +72,7 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer,
 		}
 	}
 	var id string
-	if err := r.Do(ctx, func() (err error) { id, err = copyInto(ctx, st, src, ref, sys, progress); return err }); err != nil {
+	if err := r.Do(ctx, func() (err error) { id, err = copyInto(ctx, st, src, name.String(), sys, progress); return err }); err != nil {
 		return Pulled{}, describe(ref, err)
 	}
 	return inspect(ctx, st, id, sys)
@@ -116,15 +113,66 @@ func copyInto(ctx context.Context, st storage.Store, src types.ImageReference, n
 // (REPO@sha256:...); a digest reference is returned as it is, with no
 // registry request.
 func Resolve(ctx context.Context, ref string, r Retry) (string, error) {
-	named, err := reference.ParseNormalizedNamed(ref)
+	_, src, err := pinSource(ctx, &types.SystemContext{}, ref, r)
 	if err != nil {
-		return "", fmt.Errorf("parsing %s: %w", ref, err)
-	}
-	var src types.ImageReference
-	if err := r.Do(ctx, func() (err error) { src, err = pinned(ctx, &types.SystemContext{}, named); return err }); err != nil {
-		return "", describe(ref, err)
+		return "", err
 	}
 	return src.DockerReference().String(), nil
+}
+
+// pinSource resolves ref (a short name through registries.conf: aliases,
+// then the unqualified-search registries in order, docker.io when none is
+// configured, as pyxis users expect) and pins the first candidate that
+// exists to its digest. It returns the candidate's name and the pinned
+// source.
+func pinSource(ctx context.Context, sys *types.SystemContext, ref string, r Retry) (reference.Named, types.ImageReference, error) {
+	cands, err := candidates(sys, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lastErr error
+	for _, c := range cands {
+		var src types.ImageReference
+		err := r.Do(ctx, func() (err error) { src, err = pinned(ctx, sys, c); return err })
+		if err == nil {
+			return c, src, nil
+		}
+		lastErr = describe(c.String(), err)
+		if !strings.Contains(lastErr.Error(), "not found in its registry") {
+			break // only a missing image sends us on to the next registry
+		}
+	}
+	if len(cands) > 1 {
+		return nil, nil, fmt.Errorf("%w (short name %s, tried %d registries)", lastErr, ref, len(cands))
+	}
+	return nil, nil, lastErr
+}
+
+// candidates lists the fully qualified names ref may stand for.
+func candidates(sys *types.SystemContext, ref string) ([]reference.Named, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", ref, err)
+	}
+	if !shortnames.IsShortName(ref) {
+		return []reference.Named{reference.TagNameOnly(named)}, nil
+	}
+	mode := types.ShortNameModePermissive // never prompt: tasks have no terminal
+	s := *sys
+	s.ShortNameMode = &mode
+	res, err := shortnames.Resolve(&s, ref)
+	if err != nil {
+		if strings.Contains(err.Error(), "no unqualified-search registries are defined") ||
+			strings.Contains(err.Error(), "no containers-registries.conf(5) was found") {
+			return []reference.Named{reference.TagNameOnly(named)}, nil
+		}
+		return nil, fmt.Errorf("resolving the short name %s: %w", ref, err)
+	}
+	out := make([]reference.Named, 0, len(res.PullCandidates))
+	for _, c := range res.PullCandidates {
+		out = append(out, reference.TagNameOnly(c.Value))
+	}
+	return out, nil
 }
 
 // pinned returns a source reference fixed to the manifest digest that

@@ -23,6 +23,7 @@ const (
 type Image struct {
 	Transport string
 	Ref       string // normalised registry reference, or an absolute clean path
+	Short     bool   // a registry reference without a registry, resolved by registries.conf
 }
 
 // Source is the form the helper takes: the registry reference as it is,
@@ -68,7 +69,23 @@ func ParseImage(v, cwd string) (Image, error) {
 		return Image{}, fmt.Errorf("--container-image=%q: not a valid image reference: %v", orig, err)
 	}
 	named = reference.TagNameOnly(named)
+	if IsShortName(v) {
+		// Kept short: the helper resolves it through registries.conf
+		// (aliases, unqualified-search registries; docker.io if none).
+		return Image{Transport: Registry, Ref: reference.FamiliarString(named), Short: true}, nil
+	}
 	return Image{Transport: Registry, Ref: named.String()}, nil
+}
+
+// IsShortName reports whether a registry reference names no registry
+// ("debian:12", "nvidia/cuda"): its first path component has no '.' or
+// ':' and is not "localhost".
+func IsShortName(ref string) bool {
+	first, _, ok := strings.Cut(ref, "/")
+	if !ok {
+		return true
+	}
+	return !strings.ContainsAny(first, ".:") && first != "localhost"
 }
 
 func localImage(orig, transport, p, cwd string) (Image, error) {
@@ -107,7 +124,7 @@ func Pinned(pin string, img Image) (string, error) {
 		return "", fmt.Errorf("image %q: %v", img.Ref, err)
 	}
 	d, ok := named.(reference.Digested)
-	if !ok || named.Name() != want.Name() {
+	if !ok || !img.Short && named.Name() != want.Name() {
 		return "", fmt.Errorf("pinned image %q is not %s at a digest", pin, want.Name())
 	}
 	if err := d.Digest().Validate(); err != nil {

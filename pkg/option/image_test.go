@@ -10,12 +10,16 @@ func TestParseImage(t *testing.T) {
 	tests := []struct {
 		in, want, wantErr string
 	}{
-		{"debian:12", "docker.io/library/debian:12", ""},
-		{"debian", "docker.io/library/debian:latest", ""},
-		{"docker://debian:12", "docker.io/library/debian:12", ""},
+		{"debian:12", "debian:12", ""},
+		{"debian", "debian:latest", ""},
+		{"docker://debian:12", "debian:12", ""},
+		{"nvidia/cuda:12.4", "nvidia/cuda:12.4", ""},
+		{"docker.io/library/debian:12", "docker.io/library/debian:12", ""},
+		{"localhost/app:1", "localhost/app:1", ""},
 		{"127.0.0.1:5000/debian:12", "127.0.0.1:5000/debian:12", ""},
 		{"nvcr.io#nvidia/pytorch:24.01-py3", "nvcr.io/nvidia/pytorch:24.01-py3", ""},
-		{"ubuntu@" + dgst, "docker.io/library/ubuntu@" + dgst, ""},
+		{"ubuntu@" + dgst, "ubuntu@" + dgst, ""},
+		{"docker.io/ubuntu@" + dgst, "docker.io/library/ubuntu@" + dgst, ""},
 		{"", "", "empty value"},
 		{"Debian:12", "", "not a valid image reference"},
 		{"debian:12 x", "", "white space"},
@@ -85,5 +89,19 @@ func TestPinnedFile(t *testing.T) {
 	}
 	if _, err := Pinned("oci-archive:/srv/y.tar", img); err == nil {
 		t.Fatal("accepted another file's pin")
+	}
+}
+
+func TestPinnedShortName(t *testing.T) {
+	img, err := ParseImage("carina/debian:12", "/")
+	if err != nil || !img.Short {
+		t.Fatalf("ParseImage = %+v, %v", img, err)
+	}
+	pin := "127.0.0.1:5000/debian@sha256:" + strings.Repeat("c", 64)
+	if got, err := Pinned(pin, img); err != nil || got != pin {
+		t.Fatalf("a short name may resolve to any repository: %q, %v", got, err)
+	}
+	if _, err := Pinned("127.0.0.1:5000/debian:12", img); err == nil {
+		t.Fatal("a pin must carry a digest")
 	}
 }

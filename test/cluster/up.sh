@@ -113,6 +113,10 @@ write_file /etc/containers/registries.conf.d/50-carina-test.conf <<EOF || true
 [[registry]]
 location = "$CARINA_TEST_REGISTRY"
 insecure = true
+
+# A short-name alias, so that tests can show registries.conf is honoured.
+[aliases]
+"carina/debian" = "$CARINA_TEST_REGISTRY/debian"
 EOF
 # --ipc=host needs /dev/mqueue; down.sh unmounts it only if we mounted it.
 if ! mountpoint -q /dev/mqueue 2>/dev/null; then

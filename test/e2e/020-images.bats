@@ -107,6 +107,14 @@ teardown() {
 	assert_clean
 }
 
+@test "a short name resolves through registries.conf (an alias) and is pinned for the job" {
+	run as_user srun -N2 --container-image=carina/debian:12 bash -c 'echo "$(cat /etc/debian_version) $CARINA_RESOLVED_FROM $CARINA_RESOLVED"'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c "^12\.[0-9]* carina/debian:12 $CARINA_TEST_REGISTRY/debian@sha256:[0-9a-f]\{64\}$" <<<"$output")" -eq 2 ]
+	assert_clean
+}
+
 @test "an oci-archive: file starts on three nodes without the registry" {
 	empty_store
 	mark=$(log_lines)
