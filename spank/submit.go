@@ -43,10 +43,22 @@ func submit(value string) error {
 	if err != nil {
 		return err
 	}
-	if store := submitStore(c); store != "" {
-		if _, err := (runas.Cmd{Path: c.Helper, Args: append(append([]string{"pull", "--store", store}, c.PullArgs()...), pin), Self: true,
-			Timeout: c.HelperLimit, Progress: os.Stderr}).Output(context.Background()); err != nil {
+	store := submitStore(c)
+	if store == "" && img.Transport == option.LocalStore {
+		return fmt.Errorf("image %s: an image from your podman store is copied at submit into your shared image store, "+
+			"which this host cannot write", img.Source())
+	}
+	if store != "" {
+		out, err := runas.Cmd{Path: c.Helper, Args: append(append([]string{"pull", "--store", store}, c.PullArgs()...), pin),
+			Self: true, Timeout: c.HelperLimit, Progress: os.Stderr}.Output(context.Background())
+		if err != nil {
 			return err
+		}
+		if img.Transport == option.LocalStore {
+			// Pinned to the image id it got in the shared store.
+			if pin, err = option.Pinned(strings.TrimSpace(string(out)), img); err != nil {
+				return err
+			}
 		}
 	}
 	if err := os.Setenv(envResolvedFrom, img.Source()); err != nil {
@@ -58,6 +70,9 @@ func submit(value string) error {
 // resolve pins a registry image to its digest with the helper; a file
 // must exist and be readable here (the nodes read the same path).
 func resolve(c config.Config, img option.Image) (string, error) {
+	if img.Transport == option.LocalStore {
+		return img.Source(), nil // pinned when copied (submit)
+	}
 	if img.Transport != option.Registry {
 		f, err := os.Open(img.Ref)
 		if err != nil {

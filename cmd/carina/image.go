@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/carina-hpc/carina/pkg/image"
@@ -81,6 +82,9 @@ func pullCmd(args []string) error {
 		return fmt.Errorf("recording the use of image %.12s: %w", p.ID, err)
 	}
 	fmt.Fprintf(os.Stderr, "carina: %s ready (image %.12s) in %.1fs\n", fs.Arg(0), p.ID, time.Since(start).Seconds())
+	if strings.HasPrefix(fs.Arg(0), image.LocalStorePrefix) {
+		fmt.Println(fs.Arg(0) + "@" + p.ID) // the pin: this image as copied
+	}
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	dockerarchive "go.podman.io/image/v5/docker/archive"
 	"go.podman.io/image/v5/oci/archive"
 	"go.podman.io/image/v5/oci/layout"
+	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
 )
@@ -114,7 +115,7 @@ func pullLocal(ctx context.Context, st storage.Store, transport, path string, pr
 	sys := &types.SystemContext{}
 	name := LocalName(path, fi)
 	if img, err := st.Image(name); err == nil {
-		return inspect(ctx, st, img.ID, sys)
+		return inspect(ctx, st, img.ID)
 	}
 	src, err := localReference(transport, path)
 	if err != nil {
@@ -124,7 +125,7 @@ func pullLocal(ctx context.Context, st storage.Store, transport, path string, pr
 	if err != nil {
 		return Pulled{}, fmt.Errorf("importing %s: %w", path, err)
 	}
-	return inspect(ctx, st, id, sys)
+	return inspect(ctx, st, id)
 }
 
 func localReference(transport, path string) (types.ImageReference, error) {
@@ -137,4 +138,42 @@ func localReference(transport, path string) (types.ImageReference, error) {
 		return layout.ParseReference(path)
 	}
 	return nil, fmt.Errorf("unknown image transport %q", transport)
+}
+
+// LocalStorePrefix names an image in the user's own podman store on the
+// submit host (containers-storage:IMAGE). srun copies it into the shared
+// store and pins it as containers-storage:IMAGE@<image id>; nodes then
+// take that id from the shared store and never see the user's own store.
+const LocalStorePrefix = "containers-storage:"
+
+func pullFromLocalStore(ctx context.Context, st storage.Store, name string, progress io.Writer) (Pulled, error) {
+	sys := &types.SystemContext{}
+	if n, id, ok := strings.Cut(name, "@"); ok && len(id) == 64 && strings.Trim(id, "0123456789abcdef") == "" {
+		if _, err := st.Image(id); err != nil {
+			return Pulled{}, fmt.Errorf("image %s (%.12s) is not in the image store; srun copies it there from your podman store", n, id)
+		}
+		return inspect(ctx, st, id)
+	}
+	opts, err := storage.DefaultStoreOptions()
+	if err != nil {
+		return Pulled{}, fmt.Errorf("reading your storage configuration: %w", err)
+	}
+	own, err := storage.GetStore(opts)
+	if err != nil {
+		return Pulled{}, fmt.Errorf("opening your podman store %s: %w", opts.GraphRoot, err)
+	}
+	defer func() { _, _ = own.Shutdown(false) }()
+	src, err := istorage.Transport.ParseStoreReference(own, name)
+	if err != nil {
+		return Pulled{}, fmt.Errorf("image %s in your podman store: %w", name, err)
+	}
+	if _, err := src.NewImageSource(ctx, sys); err != nil {
+		return Pulled{}, fmt.Errorf("image %s is not in your podman store (%s)", name, opts.GraphRoot)
+	}
+	sum := sha256.Sum256([]byte(name))
+	id, err := copyInto(ctx, st, src, "localhost/carina-local/"+hex.EncodeToString(sum[:])[:16]+":latest", sys, progress)
+	if err != nil {
+		return Pulled{}, fmt.Errorf("copying %s from your podman store: %w", name, err)
+	}
+	return inspect(ctx, st, id)
 }

@@ -58,6 +58,9 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer,
 	if transport, path, ok := IsLocal(ref); ok {
 		return pullLocal(ctx, st, transport, path, progress)
 	}
+	if name, ok := strings.CutPrefix(ref, LocalStorePrefix); ok {
+		return pullFromLocalStore(ctx, st, name, progress)
+	}
 	sys := &types.SystemContext{}
 	// Pin the tag to a digest (a manifest request, no blob), and take the
 	// image from the store when it is already there: a warm store fetches
@@ -68,14 +71,14 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer,
 	}
 	if d, ok := src.DockerReference().(reference.Digested); ok {
 		if imgs, err := st.ImagesByDigest(d.Digest()); err == nil && len(imgs) > 0 {
-			return inspect(ctx, st, imgs[0].ID, sys)
+			return inspect(ctx, st, imgs[0].ID)
 		}
 	}
 	var id string
 	if err := r.Do(ctx, func() (err error) { id, err = copyInto(ctx, st, src, name.String(), sys, progress); return err }); err != nil {
 		return Pulled{}, describe(ref, err)
 	}
-	return inspect(ctx, st, id, sys)
+	return inspect(ctx, st, id)
 }
 
 // copyInto copies src into st under name, honouring policy.json, and
@@ -197,21 +200,12 @@ func pinned(ctx context.Context, sys *types.SystemContext, named reference.Named
 }
 
 // inspect reads the runtime configuration of a stored image.
-func inspect(ctx context.Context, st storage.Store, id string, sys *types.SystemContext) (Pulled, error) {
-	ref, err := istorage.Transport.ParseStoreReference(st, "@"+id)
+func inspect(ctx context.Context, st storage.Store, id string) (Pulled, error) {
+	c, err := ConfigOf(ctx, st, id)
 	if err != nil {
-		return Pulled{}, fmt.Errorf("naming image %s: %w", id, err)
+		return Pulled{}, err
 	}
-	src, err := ref.NewImage(ctx, sys)
-	if err != nil {
-		return Pulled{}, fmt.Errorf("opening image %s: %w", id, err)
-	}
-	defer src.Close()
-	cfg, err := src.OCIConfig(ctx)
-	if err != nil {
-		return Pulled{}, fmt.Errorf("reading the configuration of image %s: %w", id, err)
-	}
-	return Pulled{ID: id, Env: cfg.Config.Env, Workdir: cfg.Config.WorkingDir}, nil
+	return Pulled{ID: id, Env: c.Env, Workdir: c.Workdir}, nil
 }
 
 // describe turns a containers/image error into one line a user can act on.

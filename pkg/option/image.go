@@ -12,11 +12,12 @@ import (
 
 // Transports a --container-image value can name.
 const (
-	Registry      = "docker"         // a registry reference (the default)
-	OCIArchive    = "oci-archive"    // oci-archive:PATH, a tar of an OCI layout
-	DockerArchive = "docker-archive" // docker-archive:PATH, a `docker save` tar
-	OCILayout     = "oci"            // oci:DIR, an OCI layout directory
-	File          = "file"           // ./PATH or /PATH: a squashfs or an archive, told apart by content
+	Registry      = "docker"             // a registry reference (the default)
+	OCIArchive    = "oci-archive"        // oci-archive:PATH, a tar of an OCI layout
+	DockerArchive = "docker-archive"     // docker-archive:PATH, a `docker save` tar
+	OCILayout     = "oci"                // oci:DIR, an OCI layout directory
+	File          = "file"               // ./PATH or /PATH: a squashfs or an archive, told apart by content
+	LocalStore    = "containers-storage" // containers-storage:IMAGE, the user's own podman store on the submit host
 )
 
 // Image is a validated --container-image value.
@@ -48,6 +49,12 @@ func ParseImage(v, cwd string) (Image, error) {
 	}
 	if strings.ContainsAny(v, " \t\n\r") {
 		return Image{}, fmt.Errorf("--container-image=%q: image references contain no white space", orig)
+	}
+	if name, ok := strings.CutPrefix(v, LocalStore+":"); ok {
+		if name == "" || strings.ContainsAny(name, "@") && !strings.Contains(name, "@sha256:") {
+			return Image{}, fmt.Errorf("--container-image=%q: want containers-storage:IMAGE", orig)
+		}
+		return Image{Transport: LocalStore, Ref: name}, nil
 	}
 	for _, t := range []string{OCIArchive, DockerArchive, OCILayout} {
 		if p, ok := strings.CutPrefix(v, t+":"); ok {
@@ -107,6 +114,14 @@ func localImage(orig, transport, p, cwd string) (Image, error) {
 // Pinned checks that pin is ref's repository fixed to a digest
 // (REPO@sha256:...), as `carina resolve` prints it, and returns it.
 func Pinned(pin string, img Image) (string, error) {
+	if img.Transport == LocalStore {
+		// Imported at submit into the shared store: pinned to that image id.
+		id, ok := strings.CutPrefix(pin, img.Source()+"@")
+		if !ok || len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
+			return "", fmt.Errorf("pinned image %q is not %s at an image id", pin, img.Source())
+		}
+		return pin, nil
+	}
 	if img.Transport != Registry {
 		// A file is its own pin: nodes name what they import from it by
 		// the file's identity (pkg/image).

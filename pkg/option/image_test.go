@@ -32,6 +32,8 @@ func TestParseImage(t *testing.T) {
 		{"docker-archive:/srv/img.tar", "docker-archive:/srv/img.tar", ""},
 		{"oci:/srv/layout", "oci:/srv/layout", ""},
 		{"oci:/srv/layout:tag", "", "with ':' are not supported"},
+		{"containers-storage:localhost/app:1", "containers-storage:localhost/app:1", ""},
+		{"containers-storage:", "", "want containers-storage:IMAGE"},
 		{"oci-archive:", "", "no path"},
 		{"debian:bad:tag", "", "not a valid image reference"},
 	}
@@ -103,5 +105,19 @@ func TestPinnedShortName(t *testing.T) {
 	}
 	if _, err := Pinned("127.0.0.1:5000/debian:12", img); err == nil {
 		t.Fatal("a pin must carry a digest")
+	}
+}
+
+func TestPinnedLocalStore(t *testing.T) {
+	img := Image{Transport: LocalStore, Ref: "localhost/app:1"}
+	id := strings.Repeat("d", 64)
+	if got, err := Pinned("containers-storage:localhost/app:1@"+id, img); err != nil || got != "containers-storage:localhost/app:1@"+id {
+		t.Fatalf("Pinned = %q, %v", got, err)
+	}
+	for _, bad := range []string{"containers-storage:localhost/app:1", "containers-storage:localhost/other:1@" + id,
+		"containers-storage:localhost/app:1@xyz"} {
+		if _, err := Pinned(bad, img); err == nil {
+			t.Errorf("Pinned(%q) accepted", bad)
+		}
 	}
 }

@@ -103,10 +103,10 @@ events_logger = "file"
 EOF
 write_file /etc/containers/storage.conf <<'EOF' || true
 # Written by carina test/cluster/up.sh: overlay (rootless podman would pick vfs).
+# No graphroot/runroot: newer containers/storage (carina's) would apply them to
+# rootless users too; the defaults are the same for root.
 [storage]
 driver = "overlay"
-runroot = "/run/containers/storage"
-graphroot = "/var/lib/containers/storage"
 EOF
 write_file /etc/containers/registries.conf.d/50-carina-test.conf <<EOF || true
 # Written by carina test/cluster/up.sh: the test registry speaks plain HTTP.

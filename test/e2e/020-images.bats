@@ -141,6 +141,30 @@ teardown() {
 	assert_clean
 }
 
+@test "containers-storage: an image from the user's own podman store is copied at submit and runs on three nodes" {
+	empty_store
+	own() { as_user env XDG_RUNTIME_DIR="$CARINA_TEST_XDG_RUNTIME_DIR" HOME="/home/$CARINA_TEST_USER" "$@"; }
+	own podman pull -q "$CARINA_TEST_IMAGE_NOSHELL" >/dev/null
+	own podman tag "$CARINA_TEST_IMAGE_NOSHELL" localhost/mine:1
+	# The user's own podman leaves its pause process behind; it is not carina's.
+	pkill -KILL -u "$CARINA_TEST_USER" || true
+	mark=$(log_lines)
+	run own srun -N3 --container-image=containers-storage:localhost/mine:1 /hello
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^hello from the shell-less image' <<<"$output")" -eq 3 ]
+	[ "$(log_lines)" -eq "$mark" ]
+	# Without a shared store to copy it into, it is refused at submit.
+	no_store
+	run own srun -N1 --container-image=containers-storage:localhost/mine:1 /hello
+	echo "$output"
+	[ "$status" -ne 0 ]
+	grep -q '^srun: error: carina: image containers-storage:localhost/mine:1: an image from your podman store is copied at submit' <<<"$output"
+	own podman rmi -f localhost/mine:1 "$CARINA_TEST_IMAGE_NOSHELL" >/dev/null
+	pkill -KILL -u "$CARINA_TEST_USER" || true
+	assert_clean
+}
+
 @test "a missing image file is refused at submit with one carina: line" {
 	run as_user srun -N1 --container-image=/nonexistent/image.sqsh true
 	echo "$output"
