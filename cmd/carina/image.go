@@ -45,6 +45,8 @@ func pullCmd(args []string) error {
 	store := fs.String("store", "", "the image store directory (the site's image_store for this user)")
 	retry := retryFlags(fs)
 	format := fs.String("image-format", formatSquashfs, "squashfs or overlay: how the store keeps images")
+	site := fs.Bool("site", false, "fill a site store (an admin's, as root): every user's jobs may start from it")
+	siteStore := fs.String("site-store", "", "the site's store: an image it holds is not pulled again")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +57,13 @@ func pullCmd(args []string) error {
 		return fmt.Errorf("usage: carina pull --store DIR IMAGE")
 	}
 	resetOOMScore()
+	if img, ok := fromSite(*siteStore, fs.Arg(0)); ok {
+		fmt.Fprintf(os.Stderr, "carina: %s is in the site image store (image %.12s)\n", fs.Arg(0), img.ID)
+		return nil
+	}
+	if *site && *format != formatSquashfs {
+		return fmt.Errorf("--site needs --image-format squashfs: users read a site store's squashfs files only")
+	}
 	if sqsh, err := squashfsPath(fs.Arg(0)); err != nil || sqsh != "" {
 		return err // a squashfs file is mounted by the nodes, not imported
 	}
@@ -74,7 +83,11 @@ func pullCmd(args []string) error {
 	if *format == formatSquashfs {
 		squash = *store
 	}
-	p, err := pullAsSubordinate(context.Background(), sharedGraph(*store), runroot, fs.Arg(0), os.Stderr, *retry, squash)
+	var extra []string
+	if *site {
+		extra = append(extra, "--site")
+	}
+	p, err := pullAsSubordinate(context.Background(), sharedGraph(*store), runroot, fs.Arg(0), os.Stderr, *retry, squash, extra...)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type nodeFlags struct {
 	image                string
 	imageStore           string
 	imageFormat          string
+	siteStore            string
 	retry                *image.Retry
 }
 
@@ -42,6 +43,7 @@ func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, erro
 		fs.StringVar(&f.image, "image", "", "normalised image reference")
 		f.retry = retryFlags(fs)
 		fs.StringVar(&f.imageFormat, "image-format", formatSquashfs, "squashfs or overlay: how the shared store keeps images")
+		fs.StringVar(&f.siteStore, "site-store", "", "the site's read-only image store, looked in first")
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -131,7 +133,14 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 	if err != nil {
 		return plan.Container{}, err
 	}
-	if sqsh != "" {
+	if site, ok := fromSite(f.siteStore, f.image); ok {
+		// The admin's site store has it: start from its squashfs; nothing
+		// enters the user's store.
+		if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, imagestore.SquashFile(f.siteStore, site.ID)); err != nil {
+			return plan.Container{}, err
+		}
+		pulled = image.Pulled{ID: site.ID, Env: site.Env, Workdir: site.Workdir}
+	} else if sqsh != "" {
 		if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, sqsh); err != nil {
 			return plan.Container{}, err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/unshare"
 
 	"github.com/carina-hpc/carina/pkg/image"
@@ -26,6 +27,7 @@ func pullInUserNS(args []string) error {
 	initOnly := fs.Bool("init", false, "only create the store (its lock files), pull nothing")
 	retry := retryFlags(fs)
 	squashDir := fs.String("squash-dir", "", "also keep the image squashed in this image store (its carina/squash/)")
+	site := fs.Bool("site", false, "record the image in the store's site index (an admin's store every user reads)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,6 +58,24 @@ func pullInUserNS(args []string) error {
 			return err
 		}
 		p.Squash = target
+		if *site {
+			if err := recordSite(st, *squashDir, p); err != nil {
+				return err
+			}
+		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(p)
+}
+
+// recordSite adds a pulled and squashed image to a site store's index.
+func recordSite(st storage.Store, dir string, p image.Pulled) error {
+	img, err := st.Image(p.ID)
+	if err != nil {
+		return fmt.Errorf("finding image %.12s: %w", p.ID, err)
+	}
+	e := imagestore.SiteImage{ID: p.ID, Names: img.Names, Env: p.Env, Workdir: p.Workdir}
+	for _, d := range img.Digests {
+		e.Digests = append(e.Digests, d.String())
+	}
+	return imagestore.AddSite(dir, e)
 }

@@ -84,12 +84,13 @@ func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (imag
 
 // pullAsSubordinate runs the pull in a child that re-executes into a user
 // namespace built from the user's subordinate ids, as rootless podman does.
-func pullAsSubordinate(ctx context.Context, graph, runroot, ref string, progress io.Writer, r image.Retry, squashDir string) (image.Pulled, error) {
+func pullAsSubordinate(ctx context.Context, graph, runroot, ref string, progress io.Writer, r image.Retry, squashDir string, extra ...string) (image.Pulled, error) {
 	var out bytes.Buffer
 	args := append([]string{"--root", graph, "--runroot", runroot}, retryArgs(r)...)
 	if squashDir != "" {
 		args = append(args, "--squash-dir", squashDir)
 	}
+	args = append(args, extra...)
 	if err := runPullHelper(ctx, &out, progress, append(args, ref)...); err != nil {
 		return image.Pulled{}, err
 	}
@@ -123,4 +124,26 @@ func runPullHelper(ctx context.Context, out *bytes.Buffer, progress io.Writer, a
 		return fmt.Errorf("%s failed: %v: %s", pullInternal, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// pinnedDigest is the manifest digest of a registry reference pinned as
+// REPO@sha256:..., or "".
+func pinnedDigest(src string) string {
+	if _, _, local := image.IsLocal(src); local || strings.HasPrefix(src, image.LocalStorePrefix) {
+		return ""
+	}
+	if _, d, ok := strings.Cut(src, "@"); ok && strings.HasPrefix(d, "sha256:") {
+		return d
+	}
+	return ""
+}
+
+// fromSite looks the pinned image up in the site store, if the site has one.
+func fromSite(siteStore, src string) (imagestore.SiteImage, bool) {
+	d := pinnedDigest(src)
+	if siteStore == "" || d == "" {
+		return imagestore.SiteImage{}, false
+	}
+	img, ok, err := imagestore.FindSite(siteStore, d)
+	return img, ok && err == nil
 }

@@ -19,6 +19,7 @@ type Config struct {
 	StoreDir    string        // per node/user container store, e.g. /var/lib/carina
 	ImageStore  string        // per-user image store shared by all nodes ({uid}, {user}); "" = node-local
 	ImageFormat string        // how the shared store keeps images: squashfs (default) or overlay
+	SiteStore   string        // an admin's read-only image store every user may start from; "" = none
 	Podman      string        // podman binary
 	InitPath    string        // static init bind-mounted into each container
 	HelperLimit time.Duration // upper bound on one helper run (pull + start)
@@ -63,6 +64,8 @@ func ParseArgs(args []string) (Config, error) {
 			c.StoreDir = val
 		case "image_store":
 			c.ImageStore = val
+		case "site_image_store":
+			c.SiteStore = val
 		case "image_format":
 			if val != "squashfs" && val != "overlay" {
 				return c, fmt.Errorf("plugstack argument %q: want squashfs or overlay", a)
@@ -106,6 +109,9 @@ func (c Config) validate() error {
 			return fmt.Errorf("plugstack argument %s=%q: want a clean absolute path", p.key, p.val)
 		}
 	}
+	if c.SiteStore != "" && (!filepath.IsAbs(c.SiteStore) || filepath.Clean(c.SiteStore) != c.SiteStore) {
+		return fmt.Errorf("plugstack argument site_image_store=%q: want a clean absolute path", c.SiteStore)
+	}
 	if c.ImageStore != "" {
 		probe := c.ImageStoreFor(0, "user")
 		if !filepath.IsAbs(c.ImageStore) || filepath.Clean(probe) != probe || strings.Count(c.ImageStore, "{") != strings.Count(c.ImageStore, "}") ||
@@ -145,5 +151,9 @@ func (c Config) RetryArgs() []string {
 
 // PullArgs are the helper flags for how images are pulled and kept.
 func (c Config) PullArgs() []string {
-	return append(c.RetryArgs(), "--image-format", c.ImageFormat)
+	args := append(c.RetryArgs(), "--image-format", c.ImageFormat)
+	if c.SiteStore != "" {
+		args = append(args, "--site-store", c.SiteStore)
+	}
+	return args
 }

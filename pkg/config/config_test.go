@@ -33,6 +33,10 @@ func TestParseArgs(t *testing.T) {
 				return c.PullRetries == 5 && c.RetryDelay == 250*time.Millisecond &&
 					strings.Join(c.PullArgs(), " ") == "--retries 5 --retry-delay 250ms --image-format squashfs"
 			}, ""},
+		{"site store", []string{"site_image_store=/shared/site"}, func(c Config) bool {
+			return strings.HasSuffix(strings.Join(c.PullArgs(), " "), "--site-store /shared/site")
+		}, ""},
+		{"relative site store", []string{"site_image_store=site"}, nil, "clean absolute path"},
 		{"overlay format", []string{"image_format=overlay"}, func(c Config) bool { return c.ImageFormat == "overlay" }, ""},
 		{"unknown format", []string{"image_format=ext4"}, nil, "want squashfs or overlay"},
 		{"zero retries", []string{"pull_retries=0"}, nil, "from 1 to 20"},

@@ -103,11 +103,24 @@ events_logger = "file"
 EOF
 write_file /etc/containers/storage.conf <<'EOF' || true
 # Written by carina test/cluster/up.sh: overlay (rootless podman would pick vfs).
-# No graphroot/runroot: newer containers/storage (carina's) would apply them to
-# rootless users too; the defaults are the same for root.
 [storage]
 driver = "overlay"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
 EOF
+# The test user's own storage.conf: newer containers/storage (carina's helper,
+# reading the user's podman store for containers-storage: images) would
+# otherwise apply root's graphroot above to the user as well.
+install -d -o "$CARINA_TEST_USER" -g "$CARINA_TEST_USER" -m 0700 \
+	"/home/$CARINA_TEST_USER/.config" "/home/$CARINA_TEST_USER/.config/containers"
+write_file "/home/$CARINA_TEST_USER/.config/containers/storage.conf" <<EOF || true
+# Written by carina test/cluster/up.sh
+[storage]
+driver = "overlay"
+runroot = "$XDG_DIR/containers"
+graphroot = "/home/$CARINA_TEST_USER/.local/share/containers/storage"
+EOF
+chown "$CARINA_TEST_USER:" "/home/$CARINA_TEST_USER/.config/containers/storage.conf"
 write_file /etc/containers/registries.conf.d/50-carina-test.conf <<EOF || true
 # Written by carina test/cluster/up.sh: the test registry speaks plain HTTP.
 [[registry]]
@@ -188,7 +201,7 @@ if [[ $NO_PLUGIN == 1 ]]; then
 	log "CARINA_NO_PLUGIN=1: empty plugstack.conf (the carina plugin is NOT loaded)"
 	: | write_file /etc/slurm/plugstack.conf || true
 else
-	echo "required $PLUGIN helper=$HELPER runtime_dir=$RUNTIME_DIR store_dir=$STORE_DIR image_store=$IMAGE_STORE_BASE/{uid}" |
+	echo "required $PLUGIN helper=$HELPER runtime_dir=$RUNTIME_DIR store_dir=$STORE_DIR image_store=$IMAGE_STORE_BASE/{uid} site_image_store=$SITE_STORE" |
 		write_file /etc/slurm/plugstack.conf || true
 fi
 for ((n = 1; n <= NODES; n++)); do
@@ -349,6 +362,7 @@ export CARINA_TEST_IMAGE_NOSHELL=$CARINA_TEST_REGISTRY/noshell:1
 export CARINA_TEST_NODES=$NODES
 export CARINA_TEST_REGISTRY_LOG=$REGISTRY_LOG
 export CARINA_TEST_IMAGE_STORE=$IMAGE_STORE_BASE/$TEST_UID
+export CARINA_TEST_SITE_STORE=$SITE_STORE
 export CARINA_TEST_REGISTRY_CONF=$REG_CONF
 export CARINA_TEST_REGISTRY_PIDFILE=$STATE_DIR/registry.pid
 export CARINA_TEST_REGISTRY_ERRLOG=$LOG_DIR/registry-daemon.log

@@ -222,6 +222,29 @@ teardown() {
 	[ ! -e "$CARINA_TEST_IMAGE_STORE/carina/squash/$id.sqsh" ]
 }
 
+@test "an image the admin put in the site store starts for the user with no blob fetched and nothing in the user's store" {
+	site=$CARINA_TEST_SITE_STORE
+	rm -rf "$site"
+	install -d -m 0755 "$site"
+	# The admin, as root, fills the site store.
+	run /usr/local/lib/carina/carina pull --store "$site" --site "$CARINA_TEST_IMAGE_NOSHELL"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	jq -e '.images | length == 1' "$site/carina/site.json"
+	empty_store
+	mark=$(log_lines)
+	run as_user srun -N3 --container-image="$CARINA_TEST_IMAGE_NOSHELL" /hello
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^hello from the shell-less image' <<<"$output")" -eq 3 ]
+	grep -q "^carina: $CARINA_TEST_REGISTRY/noshell@sha256:[0-9a-f]\{64\} is in the site image store" <<<"$output"
+	# The resolve asked for the manifest; no blob moved.
+	[ "$(tail -n +"$((mark + 1))" "$CARINA_TEST_REGISTRY_LOG" | grep -c '/blobs/')" -eq 0 ]
+	[ "$(carina images --store "$CARINA_TEST_IMAGE_STORE" --format json | jq length)" -eq 0 ]
+	assert_clean
+	rm -rf "$site"
+}
+
 @test "the shared store is the user's own: mode 0700, owned by the user" {
 	[ "$(stat -c '%U %a' "$CARINA_TEST_IMAGE_STORE")" = "$CARINA_TEST_USER 700" ]
 }
