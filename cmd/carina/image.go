@@ -50,8 +50,8 @@ func pullCmd(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *format != formatSquashfs && *format != formatOverlay {
-		return fmt.Errorf("--image-format: want squashfs or overlay, not %q", *format)
+	if err := checkImageFormat(*format); err != nil {
+		return err
 	}
 	if *store == "" || fs.NArg() != 1 {
 		return fmt.Errorf("usage: carina pull --store DIR IMAGE")
@@ -87,7 +87,7 @@ func pullCmd(args []string) error {
 	if *site {
 		extra = append(extra, "--site")
 	}
-	p, err := pullAsSubordinate(context.Background(), sharedGraph(*store), runroot, fs.Arg(0), os.Stderr, *retry, squash, extra...)
+	p, err := pullAsSubordinate(context.Background(), storeGraph(*store), runroot, fs.Arg(0), os.Stderr, *retry, squash, extra...)
 	if err != nil {
 		return err
 	}

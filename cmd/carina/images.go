@@ -186,7 +186,7 @@ func withStore(dir string, modify bool, args []string, fn func(storage.Store, st
 		}
 		defer unlock()
 	}
-	st, err := image.Store{GraphRoot: sharedGraph(dir), RunRoot: runroot, Driver: "overlay"}.Open()
+	st, err := image.Store{GraphRoot: storeGraph(dir), RunRoot: runroot, Driver: "overlay"}.Open()
 	if err != nil {
 		return err
 	}

@@ -166,7 +166,7 @@ func TestStoreCommands(t *testing.T) {
 		"b": {base, o.layer(map[string]string{"b.txt": strings.Repeat("x", 5000)})},
 		"c": {o.layer(map[string]string{"c.txt": strings.Repeat("c", 7000)})},
 	})
-	st, err := image.Store{GraphRoot: sharedGraph(dir), RunRoot: t.TempDir(), Driver: "vfs"}.Open()
+	st, err := image.Store{GraphRoot: storeGraph(dir), RunRoot: t.TempDir(), Driver: "vfs"}.Open()
 	if err != nil {
 		t.Fatal(err)
 	}

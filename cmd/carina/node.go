@@ -48,8 +48,10 @@ func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, erro
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
-	if f.imageFormat != "" && f.imageFormat != formatSquashfs && f.imageFormat != formatOverlay {
-		return f, fmt.Errorf("%s: --image-format: want squashfs or overlay, not %q", name, f.imageFormat)
+	if wantImage {
+		if err := checkImageFormat(f.imageFormat); err != nil {
+			return f, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	if f.job == 0 || f.job > 1<<32-1 || f.node == "" || (wantImage && f.image == "") {
 		return f, fmt.Errorf("%s: --job, --node%s are required", name, map[bool]string{true: " and --image"}[wantImage])
@@ -64,7 +66,7 @@ func (f nodeFlags) step() plan.Step {
 func (f nodeFlags) podmanFor(d plan.Dirs) nodectr.Podman {
 	p := nodectr.Podman{Bin: f.podman, GraphRoot: d.Graph, RunRoot: d.RunRoot, Driver: "overlay"}
 	if f.imageStore != "" {
-		p.ExtraFlags = []string{"--storage-opt", "overlay.imagestore=" + sharedGraph(f.imageStore)}
+		p.ExtraFlags = []string{"--storage-opt", "overlay.imagestore=" + storeGraph(f.imageStore)}
 	}
 	return p
 }

@@ -18,8 +18,9 @@ import (
 	"github.com/carina-hpc/carina/pkg/runas"
 )
 
-// sharedGraph is the containers/storage graph root inside a shared store.
-func sharedGraph(dir string) string { return filepath.Join(dir, "storage") }
+// storeGraph is the containers/storage graph root inside an image store
+// directory, shared or node-local (there it is plan.Dirs.Graph).
+func storeGraph(dir string) string { return filepath.Join(dir, "storage") }
 
 // initImageStore creates the shared store once, under its lock, so that
 // podman can open it as an image store before anything was pulled.
@@ -27,7 +28,7 @@ func (f nodeFlags) initImageStore(ctx context.Context, d plan.Dirs) error {
 	if f.imageStore == "" {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(sharedGraph(f.imageStore), "overlay-images", "images.lock")); err == nil {
+	if _, err := os.Stat(filepath.Join(storeGraph(f.imageStore), "overlay-images", "images.lock")); err == nil {
 		return nil
 	}
 	unlock, err := imagestore.Lock(filepath.Join(f.imageStore, imagestore.LockFile))
@@ -35,7 +36,7 @@ func (f nodeFlags) initImageStore(ctx context.Context, d plan.Dirs) error {
 		return err
 	}
 	defer unlock()
-	return runPullHelper(ctx, nil, nil, "--init", "--root", sharedGraph(f.imageStore), "--runroot", filepath.Join(d.Run, "image-store"))
+	return runPullHelper(ctx, nil, nil, "--init", "--root", storeGraph(f.imageStore), "--runroot", filepath.Join(d.Run, "image-store"))
 }
 
 // Image formats of a shared store (the site's image_format).
@@ -43,6 +44,14 @@ const (
 	formatSquashfs = "squashfs" // each image also kept as one squashfs file, started from it
 	formatOverlay  = "overlay"  // layers only, read by podman as an additional image store
 )
+
+// checkImageFormat accepts the values of --image-format.
+func checkImageFormat(f string) error {
+	if f != formatSquashfs && f != formatOverlay {
+		return fmt.Errorf("--image-format: want squashfs or overlay, not %q", f)
+	}
+	return nil
+}
 
 // imageStoreDir is where this node's podman finds images: the user's
 // shared image store, or the node-local store.
@@ -72,7 +81,7 @@ func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (imag
 	if f.imageStore != "" && f.imageFormat == formatSquashfs {
 		squash = dir
 	}
-	p, err := pullAsSubordinate(ctx, sharedGraph(dir), runroot, f.image, nil, *f.retry, squash)
+	p, err := pullAsSubordinate(ctx, storeGraph(dir), runroot, f.image, nil, *f.retry, squash)
 	if err != nil {
 		return image.Pulled{}, err
 	}
