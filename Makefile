@@ -11,7 +11,7 @@ GO_SOURCES := $(shell find spank cgo pkg cmd -name '*.go' -o -name '*.c' -o -nam
 
 all: build
 
-build: $(BUILD)/spank_carina.so $(BUILD)/carina
+build: $(BUILD)/spank_carina.so $(BUILD)/carina $(BUILD)/carina-relay
 
 $(BUILD)/spank_carina.so: $(GO_SOURCES) spank/carina.lds
 	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath \
@@ -19,6 +19,10 @@ $(BUILD)/spank_carina.so: $(GO_SOURCES) spank/carina.lds
 
 $(BUILD)/carina: $(GO_SOURCES)
 	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(HELPER_TAGS)' -ldflags '-X main.version=$(VERSION)' -o $@ ./cmd/carina
+
+# The relay client goes into every container, whatever its libc: static.
+$(BUILD)/carina-relay: $(GO_SOURCES)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ ./cmd/carina-relay
 
 # Debian packages needed to build (the cluster scripts install the rest).
 deps:
@@ -28,11 +32,16 @@ deps:
 # that every user can read (the helper runs as the job user).
 PREFIX ?= /usr/local
 LIBDIR := $(PREFIX)/lib/carina
+# The Slurm commands relayed from the containers (pkg/relay.DefaultCommands).
+RELAY_COMMANDS := srun sbatch scancel squeue scontrol salloc sinfo sacct sstat sattach
 
 install: build
 	install -d -m 0755 $(DESTDIR)$(LIBDIR)
 	install -m 0755 $(BUILD)/spank_carina.so $(DESTDIR)$(LIBDIR)/spank_carina.so
 	install -m 0755 $(BUILD)/carina $(DESTDIR)$(LIBDIR)/carina
+	install -d -m 0755 $(DESTDIR)$(LIBDIR)/bin
+	install -m 0755 $(BUILD)/carina-relay $(DESTDIR)$(LIBDIR)/bin/carina-relay
+	for n in $(RELAY_COMMANDS); do ln -sfn carina-relay $(DESTDIR)$(LIBDIR)/bin/$$n; done
 
 # The cluster loads the installed copies, so it works from any checkout
 # directory, even one the test user cannot enter.

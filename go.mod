@@ -3,6 +3,7 @@ module github.com/carina-hpc/carina
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	go.podman.io/image/v5 v5.42.1
 	go.podman.io/storage v1.65.1
 	go.uber.org/zap v1.28.0
@@ -11,7 +12,6 @@ require (
 
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
-	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/ProtonMail/go-crypto v1.5.2 // indirect
 	github.com/VividCortex/ewma v1.2.0 // indirect
 	github.com/acarl005/stripansi v0.0.0-20180116102854-5a71ef0e047d // indirect

@@ -15,6 +15,7 @@ const usage = `usage: carina COMMAND [ARGS]
 Commands run by the SPANK plugin, as the job user:
   node up     pull the image and start (or find) the job's node container
   node down   remove the job's node containers and end podman's pause process
+  relay serve --socket PATH   run the containers' srun, sbatch... on the host
 For users (srun and sbatch run these on the submit host):
   resolve IMAGE               print IMAGE pinned to its current digest
   pull --store DIR IMAGE      pull IMAGE into an image store, with progress
@@ -31,6 +32,7 @@ For users and admins, on an image store (root runs these as the store's owner):
                               left; with neither bound, every unused image
 Other:
   version     print the version
+  config check [--no-owner-check] [FILE]   check a site configuration file (default /etc/carina/carina.toml)
 `
 
 // version is set at build time (-ldflags -X main.version=...).
@@ -69,6 +71,10 @@ func run(args []string) int {
 		err = rmiCmd(args[1:])
 	case args[0] == "gc":
 		err = gcCmd(args[1:])
+	case args[0] == "relay" && len(args) > 1 && args[1] == "serve":
+		err = relayServe(args[2:])
+	case args[0] == "config":
+		err = configCmd(args[1:])
 	case args[0] == pullInternal:
 		err = pullInUserNS(args[1:])
 	default:

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,21 @@ func TestParseArgs(t *testing.T) {
 		check   func(Config) bool
 		wantErr string
 	}{
-		{"defaults", nil, func(c Config) bool { return c == Default() }, ""},
+		{"defaults", nil, func(c Config) bool { return reflect.DeepEqual(c, Default()) }, ""},
+		{"new keys", []string{"container_scope=global", "environments_dir=/site/envs", "relay=no",
+			"mount_home=N", "remap_root=1", "writable=false", "entrypoint=Yes"},
+			func(c Config) bool {
+				return c.ContainerScope == "global" && c.EnvironmentsDir == "/site/envs" && !c.Relay &&
+					!c.MountHome && c.RemapRoot && !c.Writable && c.Entrypoint
+			}, ""},
+		{"bad scope", []string{"container_scope=node"}, nil, "want job or global"},
+		{"bad bool", []string{"relay=maybe"}, nil, "want 1, true, yes, y or 0, false, no, n"},
+		{"relative environments dir", []string{"environments_dir=envs"}, nil, "clean absolute path"},
+		{"file-only key", []string{"extra_flags=--x"}, nil, `unknown key "extra_flags"`},
+		{"relative config", []string{"config=carina.toml"}, nil, "clean absolute path"},
+		{"config twice", []string{"config=/a.toml", "config=/b.toml"}, nil, "given twice"},
+		{"missing config", []string{"config=/nonexistent/carina.toml"}, nil, "config /nonexistent/carina.toml: no such file"},
+		{"non-numeric retries", []string{"pull_retries=x"}, nil, "want an integer"},
 		{"all keys", []string{"helper=/opt/c/carina", "runtime_dir=/run/x", "store_dir=/srv/s",
 			"podman=/opt/podman", "init_path=/opt/init", "helper_timeout=30s"},
 			func(c Config) bool {
@@ -62,5 +77,51 @@ func TestParseArgs(t *testing.T) {
 				t.Fatalf("ParseArgs = %+v, %v", c, err)
 			}
 		})
+	}
+}
+
+func TestCheckMountSource(t *testing.T) {
+	deny := []string{"/etc/shadow", "/root"}
+	allow := []string{"/home", "/scratch"}
+	tests := []struct {
+		name            string
+		allowed, denied []string
+		path, wantErr   string
+	}{
+		{"defaults allow anything", nil, nil, "/opt/x", ""},
+		{"default denies shadow", nil, Default().DeniedMounts, "/etc/shadow", "mount source /etc/shadow is denied by the site configuration"},
+		{"default allows passwd", nil, Default().DeniedMounts, "/etc/passwd", ""},
+		{"denied below", nil, deny, "/root/.ssh", "mount source /root/.ssh is denied"},
+		{"denied prefix is per component", nil, deny, "/rootfs", ""},
+		{"denied shadow-", nil, deny, "/etc/shadow-", ""},
+		{"allowed equal", allow, nil, "/home", ""},
+		{"allowed below", allow, nil, "/scratch/u/data", ""},
+		{"not allowed", allow, nil, "/opt/x", "mount source /opt/x is not under an allowed mount source (/home, /scratch)"},
+		{"allowed prefix is per component", allow, nil, "/home2/u", "is not under an allowed mount source"},
+		{"denied beats allowed", []string{"/"}, []string{"/home/secret"}, "/home/secret/k", "is denied"},
+		{"root allows all", []string{"/"}, nil, "/anything", ""},
+		{"root denies all", nil, []string{"/"}, "/tmp", "is denied"},
+		{"relative", nil, nil, "home/u", "want a clean absolute path"},
+		{"unclean", nil, nil, "/home/../etc/shadow", "want a clean absolute path"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{AllowedMounts: tc.allowed, DeniedMounts: tc.denied}
+			err := c.CheckMountSource(tc.path)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("CheckMountSource(%q) = %v, want %q", tc.path, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestCheckMountSyntax(t *testing.T) {
+	for m, ok := range map[string]bool{
+		"/scratch": true, "/scratch:/scratch": true, "/data:/data:ro": true, "./rel:/x": true,
+		"": false, "/a:": false, "/a:rel": false, "/a:/b:ro:x": false, ":/b": false,
+	} {
+		if err := CheckMountSyntax(m); (err == nil) != ok {
+			t.Errorf("CheckMountSyntax(%q) = %v, want ok=%v", m, err, ok)
+		}
 	}
 }
