@@ -7,7 +7,8 @@
  *     slurm_spank_exit); they may allocate and are called from Go.
  *   - carina_plan_get and carina_plan_join run in the forked task
  *     (slurm_spank_task_init). They only read the plan, allocate nothing,
- *     call no Go and no Slurm function: setns(2) user -> mnt, then chdir(2).
+ *     call no Go and no Slurm function: setns(2) user -> mnt (-> net, ipc,
+ *     uts when the container has its own), then chdir(2).
  *     A task process is single-threaded, which setns(CLONE_NEWUSER) needs.
  */
 #define _GNU_SOURCE
@@ -22,17 +23,23 @@
 
 static struct carina_plan plan = {
 	.active = 0,
-	.ns_fd = { -1, -1 },
+	.ns_fd = { -1, -1, -1, -1, -1 },
 };
 
 static const int ns_flags[CARINA_NS_COUNT] = {
 	[CARINA_NS_USER] = CLONE_NEWUSER,
 	[CARINA_NS_MNT] = CLONE_NEWNS,
+	[CARINA_NS_NET] = CLONE_NEWNET,
+	[CARINA_NS_IPC] = CLONE_NEWIPC,
+	[CARINA_NS_UTS] = CLONE_NEWUTS,
 };
 
 static const char *const ns_names[CARINA_NS_COUNT] = {
 	[CARINA_NS_USER] = "user",
 	[CARINA_NS_MNT] = "mnt",
+	[CARINA_NS_NET] = "net",
+	[CARINA_NS_IPC] = "ipc",
+	[CARINA_NS_UTS] = "uts",
 };
 
 void carina_plan_free(void)
@@ -133,6 +140,8 @@ int carina_plan_join(const struct carina_plan *p, char *err, size_t errlen)
 	int i;
 
 	for (i = 0; i < CARINA_NS_COUNT; i++) {
+		if (p->ns_fd[i] < 0 && i > CARINA_NS_MNT)
+			continue; /* the host's: nothing to join */
 		if (p->ns_fd[i] < 0) {
 			(void)snprintf(err, errlen, "carina: join: no %s namespace prepared", ns_names[i]);
 			goto fail;

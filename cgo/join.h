@@ -26,11 +26,16 @@
 #define CARINA_PATH_MAX 4096
 
 /* Namespaces are joined in index order: user first, then mount
- * (mount first fails with EPERM for an unprivileged task). */
+ * (mount first fails with EPERM for an unprivileged task). User and mount
+ * are always joined; net, ipc and uts only when the container has its own
+ * (--container-unshare), i.e. when their fd is set. */
 enum carina_ns {
 	CARINA_NS_USER = 0,
 	CARINA_NS_MNT = 1,
-	CARINA_NS_COUNT = 2
+	CARINA_NS_NET = 2,
+	CARINA_NS_IPC = 3,
+	CARINA_NS_UTS = 4,
+	CARINA_NS_COUNT = 5
 };
 
 struct carina_env {

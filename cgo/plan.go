@@ -12,6 +12,8 @@ import "C"
 import (
 	"fmt"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Go twins of the constants in join.h; plan_test.go checks they agree.
@@ -21,15 +23,22 @@ const (
 	PathMax     = 4096
 	NSUser      = 0
 	NSMnt       = 1
-	NSCount     = 2
+	NSNet       = 2
+	NSIPC       = 3
+	NSUTS       = 4
+	NSCount     = 5
 )
+
+// NSIndex maps --container-unshare names to plan slots.
+var NSIndex = map[string]int{"net": NSNet, "ipc": NSIPC, "uts": NSUTS}
 
 // Env is one variable a task gets inside the container.
 type Env struct{ Name, Value string }
 
 // Plan is what a task needs to join its node container.
 type Plan struct {
-	UserNS, MntNS int // open O_CLOEXEC fds; ownership moves to the C plan
+	UserNS, MntNS int         // open O_CLOEXEC fds; ownership moves to the C plan
+	Extra         map[int]int // more namespaces to join: slot -> fd (moves too)
 	Workdir       string
 	Env           []Env
 }
@@ -41,7 +50,21 @@ func Install(p Plan) error {
 	if C.carina_plan_set_ns(C.int(NSUser), C.int(p.UserNS)) != 0 ||
 		C.carina_plan_set_ns(C.int(NSMnt), C.int(p.MntNS)) != 0 {
 		C.carina_plan_reset()
+		closeExtra(p.Extra)
 		return fmt.Errorf("join plan: bad namespace fds %d/%d", p.UserNS, p.MntNS)
+	}
+	moved := map[int]bool{}
+	for slot, fd := range p.Extra {
+		if slot <= NSMnt || C.carina_plan_set_ns(C.int(slot), C.int(fd)) != 0 {
+			C.carina_plan_reset() // closes the fds already moved
+			for s, fd := range p.Extra {
+				if !moved[s] {
+					_ = unix.Close(fd)
+				}
+			}
+			return fmt.Errorf("join plan: bad namespace slot %d (fd %d)", slot, fd)
+		}
+		moved[slot] = true
 	}
 	wd := p.Workdir
 	if wd == "" {
@@ -63,6 +86,14 @@ func Install(p Plan) error {
 	}
 	C.carina_plan_activate()
 	return nil
+}
+
+func closeExtra(m map[int]int) {
+	for _, fd := range m {
+		if fd >= 0 {
+			_ = unix.Close(fd)
+		}
+	}
 }
 
 // Fail marks the step as containerised but failed: every task reports msg
@@ -122,6 +153,9 @@ func cLayout() map[string]int {
 		"PathMax":        int(C.CARINA_PATH_MAX),
 		"NSUser":         int(C.CARINA_NS_USER),
 		"NSMnt":          int(C.CARINA_NS_MNT),
+		"NSNet":          int(C.CARINA_NS_NET),
+		"NSIPC":          int(C.CARINA_NS_IPC),
+		"NSUTS":          int(C.CARINA_NS_UTS),
 		"NSCount":        int(C.CARINA_NS_COUNT),
 		"sizeof.workdir": int(unsafe.Sizeof(p.workdir)),
 		"sizeof.error":   int(unsafe.Sizeof(p.error)),

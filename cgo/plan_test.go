@@ -11,7 +11,7 @@ func TestLayoutMatchesHeader(t *testing.T) {
 	c := cLayout()
 	want := map[string]int{
 		"PlanVersion": PlanVersion, "ErrMax": ErrMax, "PathMax": PathMax,
-		"NSUser": NSUser, "NSMnt": NSMnt, "NSCount": NSCount,
+		"NSUser": NSUser, "NSMnt": NSMnt, "NSNet": NSNet, "NSIPC": NSIPC, "NSUTS": NSUTS, "NSCount": NSCount,
 		"sizeof.workdir": PathMax, "sizeof.error": ErrMax, "len.ns_fd": NSCount,
 	}
 	for k, v := range want {

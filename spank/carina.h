@@ -10,17 +10,48 @@
 #define CARINA_SPANK_H
 
 #include <slurm/spank.h>
+#include <stddef.h>
 #include <stdint.h>
 
-/* options.c: the value of --container-image, or NULL. */
-const char *carina_opt_image(void);
-int carina_opt_image_cb(int val, const char *optarg, int remote);
+/* options.c: the option table. The index of each option; Go reads the
+ * recorded values back by index (C.CARINA_OPT_*), so there is no second
+ * list to drift. */
+enum carina_opt {
+	CARINA_OPT_IMAGE,
+	CARINA_OPT_MOUNTS,
+	CARINA_OPT_WORKDIR,
+	CARINA_OPT_NAME,
+	CARINA_OPT_SAVE,
+	CARINA_OPT_MOUNT_HOME,
+	CARINA_OPT_NO_MOUNT_HOME,
+	CARINA_OPT_REMAP_ROOT,
+	CARINA_OPT_NO_REMAP_ROOT,
+	CARINA_OPT_ENTRYPOINT,
+	CARINA_OPT_NO_ENTRYPOINT,
+	CARINA_OPT_ENTRYPOINT_LOG,
+	CARINA_OPT_WRITABLE,
+	CARINA_OPT_READONLY,
+	CARINA_OPT_ENV,
+	CARINA_OPT_UNSHARE,
+	CARINA_OPT_ENVIRONMENT,
+	CARINA_OPT_COUNT
+};
+int carina_register_options(spank_t sp);
+int carina_opt_cb(int val, const char *optarg, int remote);
+const char *carina_opt_name(int opt);
+int carina_opt_has_arg(int opt);
+int carina_opt_count(int opt);
+const char *carina_opt_value(int opt, int i);
+int carina_opts_any(void);
+void carina_opts_free(void);
 
 /* items.c: non-variadic wrappers over spank_get_item (cgo cannot call a
  * variadic function). Each returns 0 on success, -1 on failure. */
 int carina_job_ids(spank_t sp, uint32_t *uid, uint32_t *gid, uint32_t *job,
 		   uint32_t *step, uint32_t *nodeid);
 int carina_task_id(spank_t sp, int *local_id);
+/* The step's argv[0] (the spooled script of a batch step) into buf. */
+int carina_job_argv0(spank_t sp, char *buf, size_t len);
 
 /* log.c: route one line into Slurm's log at a level (0 debug, 1 info,
  * 2 error). */

@@ -16,35 +16,13 @@
  *   slurm_spank_job_epilog     root, once per node per job, in its own
  *                              short-lived process: Go removes the job's
  *                              containers as the user; never fails the node.
- * Every hook returns on its first statement when the job does not use
- * carina.
+ * A job that uses no container costs one environment lookup per hook.
  */
 #include "carina.h"
 #include "_cgo_export.h"
 #include "../cgo/join.h"
 
 SPANK_PLUGIN(carina, 1);
-
-/* Registered explicitly (not through a global spank_options table, which
- * Slurm 22.05 does not offer to sbatch/salloc). */
-static struct spank_option options[] = {
-	{ "container-image", "[REGISTRY#]IMAGE[:TAG]",
-	  "[carina] run the step inside a container of IMAGE", 1, 0,
-	  carina_opt_image_cb },
-};
-
-static int register_options(spank_t sp)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
-		if (spank_option_register(sp, &options[i]) != ESPANK_SUCCESS) {
-			slurm_error("carina: cannot register --%s", options[i].name);
-			return -1;
-		}
-	}
-	return 0;
-}
 
 int slurm_spank_init(spank_t sp, int ac, char **av)
 {
@@ -56,7 +34,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	case S_CTX_LOCAL:
 	case S_CTX_ALLOCATOR:
 	case S_CTX_REMOTE:
-		return register_options(sp);
+		return carina_register_options(sp);
 	default:
 		return 0;
 	}
@@ -64,18 +42,17 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 
 int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 {
-	const char *image = carina_opt_image();
-
 	(void)ac;
 	(void)av;
-	if (image == NULL)
-		return 0;
+	/* Go decides whether the job uses carina: options, their
+	 * CARINA_CONTAINER_* / PYXIS_CONTAINER_* environment defaults, an
+	 * environment file, or (remote) the spec the submit side computed. */
 	switch (spank_context()) {
 	case S_CTX_LOCAL:
 	case S_CTX_ALLOCATOR:
-		return carinaSubmit((char *)image);
+		return carinaSubmit();
 	case S_CTX_REMOTE:
-		return carinaNodeUp(sp, (char *)image);
+		return carinaNodeUp(sp);
 	default:
 		return 0;
 	}
@@ -95,6 +72,7 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 	(void)av;
 	if (spank_context() == S_CTX_REMOTE)
 		carina_plan_free();
+	carina_opts_free();
 	return 0;
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -33,8 +34,8 @@ import (
 // the command with one carina: line.
 //
 //export carinaSubmit
-func carinaSubmit(image *C.char) C.int {
-	if err := submit(C.GoString(image)); err != nil {
+func carinaSubmit() C.int {
+	if err := submit(); err != nil {
 		log.Error(prefixed(err.Error()))
 		return -1
 	}
@@ -48,9 +49,16 @@ func carinaSubmit(image *C.char) C.int {
 // reaches srun's exit status.
 //
 //export carinaNodeUp
-func carinaNodeUp(sp *C.struct_spank_handle, image *C.char) C.int {
+func carinaNodeUp(sp *C.struct_spank_handle) C.int {
 	start := time.Now()
-	if err := nodeUp(sp, C.GoString(image)); err != nil {
+	spec, active, err := nodeSpec(sp)
+	if !active {
+		return 0
+	}
+	if err == nil {
+		err = nodeUp(sp, spec)
+	}
+	if err != nil {
 		msg := err.Error()
 		log.Debug("node container failed", zap.String("error", msg))
 		join.Fail(prefixed(msg))
@@ -83,14 +91,48 @@ func readJobIDs(sp *C.struct_spank_handle, withStep bool) (jobIDs, error) {
 	return jobIDs{uint32(uid), uint32(gid), uint32(job), uint32(step), uint32(nodeid)}, nil
 }
 
-func nodeUp(sp *C.struct_spank_handle, value string) error {
-	img, err := option.ParseImage(value, spankGetenv(sp, "PWD"))
-	if err != nil {
-		return err
+// Step ids Slurm gives its special steps.
+const (
+	batchStep  = 0xfffffffb // SLURM_BATCH_SCRIPT
+	externStep = 0xfffffffc // SLURM_EXTERN_CONT: no user command, no container
+)
+
+// nodeSpec reads the step's settings: the spec the submit side computed,
+// or (a step started without it) the options and their environment
+// defaults as slurmstepd received them.
+func nodeSpec(sp *C.struct_spank_handle) (option.Spec, bool, error) {
+	var spec option.Spec
+	if js := spankGetenv(sp, envSpec); js != "" {
+		if err := json.Unmarshal([]byte(js), &spec); err != nil {
+			return spec, true, fmt.Errorf("unreadable %s in the job environment: %w", envSpec, err)
+		}
+	} else {
+		var err error
+		lookup := func(n string) (string, bool) { return spankLookup(sp, n) }
+		if spec, err = buildSpec(lookup, spankGetenv(sp, "PWD"), spankGetenv(sp, "HOME"), currentConfig()); err != nil {
+			return spec, C.carina_opts_any() != 0, err
+		}
 	}
-	ref := img.Source()
-	if pin := inheritedFrom(img, spankGetenv(sp, envResolvedFrom), spankGetenv(sp, envResolved)); pin != "" {
-		ref = pin // pinned once for the whole job on the submit side
+	if !spec.Active() {
+		return spec, false, nil
+	}
+	if ids, err := readJobIDs(sp, true); err == nil && ids.step == externStep {
+		return spec, false, nil
+	}
+	return spec, true, nil
+}
+
+func nodeUp(sp *C.struct_spank_handle, spec option.Spec) error {
+	ref := ""
+	if spec.Image != "" {
+		img, err := option.ParseImage(spec.Image, spec.Cwd)
+		if err != nil {
+			return err
+		}
+		ref = img.Source()
+		if pin := inheritedFrom(img, spankGetenv(sp, envResolvedFrom), spankGetenv(sp, envResolved)); pin != "" {
+			ref = pin // pinned once for the whole job on the submit side
+		}
 	}
 	ids, err := readJobIDs(sp, true)
 	if err != nil {
@@ -105,6 +147,15 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 		return err
 	}
 	c := currentConfig()
+	// The submit side checked the mounts as the user; the policy is
+	// enforced again here, as root, because the user owns the job's
+	// environment.
+	if err := checkMounts(c, spec); err != nil {
+		return err
+	}
+	if spec.Mounts, err = nodeMounts(c, spec, u.Home); err != nil {
+		return err
+	}
 	step := plan.Step{JobID: ids.job, Node: node, UID: ids.uid}
 	if err := step.Validate(); err != nil {
 		return err
@@ -116,7 +167,17 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 	if err := runas.UserDir(c.StoreDir, d.Store, u); err != nil {
 		return fmt.Errorf("preparing the image store: %w", err)
 	}
-	args := append(append([]string{"node", "up", "--image", ref}, helperArgs(c, step)...), c.PullArgs()...)
+	js, err := marshalSpec(spec)
+	if err != nil {
+		return err
+	}
+	args := append(append([]string{"node", "up", "--image", ref, "--spec", js}, helperArgs(c, step)...), c.PullArgs()...)
+	if ids.step == batchStep {
+		var buf [4096]C.char
+		if C.carina_job_argv0(sp, &buf[0], C.size_t(len(buf))) == 0 {
+			args = append(args, "--script", C.GoString(&buf[0]))
+		}
+	}
 	if images, err := sharedStore(c, ids.uid, u, node); err != nil {
 		return err
 	} else if images != "" {
@@ -131,7 +192,17 @@ func nodeUp(sp *C.struct_spank_handle, value string) error {
 	if err := json.Unmarshal(out, &ctr); err != nil || ctr.Pid <= 0 {
 		return fmt.Errorf("the helper gave no usable container state (%v)", err)
 	}
-	return installPlan(ctr, ids.uid)
+	if ctr.Log != "" {
+		for _, line := range strings.Split(strings.TrimRight(ctr.Log, "\n"), "\n") {
+			log.Info("carina: entrypoint: " + line)
+		}
+	}
+	hostHas := func(n string) bool { return spankGetenv(sp, n) != "" }
+	wd := spec.Workdir
+	if wd == "" {
+		wd = ctr.Workdir
+	}
+	return installPlan(ctr, ids.uid, taskenv.Build(ctr.Env, spec.Env, spec.ContainerEnv, hostHas), wd)
 }
 
 // sharedStore prepares the user's shared image store. A node that cannot
@@ -174,7 +245,7 @@ func helperArgs(c config.Config, s plan.Step) []string {
 // installPlan opens the container's namespaces (O_CLOEXEC) and hands them
 // to the C plan. The user namespace must belong to the job's user, so a
 // recycled pid can never make a task join someone else's container.
-func installPlan(ctr plan.Container, uid uint32) error {
+func installPlan(ctr plan.Container, uid uint32, vars []taskenv.Var, wd string) error {
 	userFD, err := openNS(ctr.Pid, "user")
 	if err != nil {
 		return err
@@ -190,16 +261,31 @@ func installPlan(ctr plan.Container, uid uint32) error {
 		unix.Close(userFD)
 		return err
 	}
-	vars := taskenv.FromImage(ctr.Env)
+	extra := map[int]int{}
+	for _, ns := range ctr.Unshare {
+		slot, ok := join.NSIndex[ns]
+		if !ok {
+			continue
+		}
+		fd, err := openNS(ctr.Pid, ns)
+		if err != nil {
+			unix.Close(userFD)
+			unix.Close(mntFD)
+			for _, fd := range extra {
+				unix.Close(fd)
+			}
+			return err
+		}
+		extra[slot] = fd
+	}
 	env := make([]join.Env, 0, len(vars))
 	for _, v := range vars {
 		env = append(env, join.Env{Name: v.Name, Value: v.Value})
 	}
-	wd := ctr.Workdir
 	if wd == "" {
 		wd = "/"
 	}
-	return join.Install(join.Plan{UserNS: userFD, MntNS: mntFD, Workdir: wd, Env: env})
+	return join.Install(join.Plan{UserNS: userFD, MntNS: mntFD, Extra: extra, Workdir: wd, Env: env})
 }
 
 func openNS(pid int, ns string) (int, error) {
@@ -231,13 +317,20 @@ func stepNodeName(sp *C.struct_spank_handle, nodeid uint32) (string, error) {
 }
 
 func spankGetenv(sp *C.struct_spank_handle, name string) string {
+	v, _ := spankLookup(sp, name)
+	return v
+}
+
+// spankLookup reads a variable of the job's environment; ok is false when
+// it is not set.
+func spankLookup(sp *C.struct_spank_handle, name string) (string, bool) {
 	buf := make([]byte, 65536)
 	cn := C.CString(name)
 	defer C.free(unsafe.Pointer(cn))
 	if C.spank_getenv(sp, cn, (*C.char)(unsafe.Pointer(&buf[0])), C.int(len(buf))) != C.ESPANK_SUCCESS {
-		return ""
+		return "", false
 	}
-	return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), true
 }
 
 // carinaJobEpilog runs as root once per node when a job ends: it has the

@@ -5,6 +5,7 @@
 #include "carina.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 int carina_job_ids(spank_t sp, uint32_t *uid, uint32_t *gid, uint32_t *job,
@@ -46,4 +47,19 @@ void carina_log(int level, const char *line)
 		slurm_error("%s", line);
 		break;
 	}
+}
+
+int carina_job_argv0(spank_t sp, char *buf, size_t len)
+{
+	int argc = 0;
+	char **argv = NULL;
+	int n;
+
+	if (spank_get_item(sp, S_JOB_ARGV, &argc, &argv) != ESPANK_SUCCESS || argc < 1 || argv == NULL ||
+	    argv[0] == NULL)
+		return -1;
+	n = snprintf(buf, len, "%s", argv[0]);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return 0;
 }

@@ -26,11 +26,47 @@ const (
 )
 
 // submit runs in srun, sbatch and salloc, as the user, before allocation:
-// it pins the image to its digest once for the whole job and, when this
-// host can write the user's shared image store, pulls it there with
-// progress on the terminal, so that the nodes find it and fetch nothing.
-func submit(value string) error {
+// it computes the step's settings (rejecting contradictions here, before
+// any node work), pins the image to its digest once for the whole job and,
+// when this host can write the user's shared image store, pulls it there
+// with progress on the terminal, so that the nodes find it and fetch
+// nothing. The settings travel to the nodes in CARINA_SPEC.
+func submit() error {
+	c := currentConfig()
 	cwd, _ := os.Getwd()
+	home, _ := os.UserHomeDir()
+	spec, err := buildSpec(os.LookupEnv, cwd, home, c)
+	if err != nil {
+		return err
+	}
+	if !spec.Active() {
+		// A step of a containerised job run outside the container: no
+		// settings may reach its nodes.
+		if err := os.Unsetenv(envSpec); err != nil {
+			return fmt.Errorf("clearing %s: %w", envSpec, err)
+		}
+		if stray := option.Stray(recordedFlags()); len(stray) > 0 {
+			log.Info("carina: ignoring " + strings.Join(stray, ", ") + ": no --container-image or --container-name")
+		}
+		return nil
+	}
+	if err := checkMounts(c, spec); err != nil {
+		return err
+	}
+	if spec.Image != "" {
+		if err := pinImage(c, spec.Image, cwd); err != nil {
+			return err
+		}
+	}
+	js, err := marshalSpec(spec)
+	if err != nil {
+		return err
+	}
+	return os.Setenv(envSpec, js)
+}
+
+// pinImage pins the image once per job (CARINA_RESOLVED) and pre-pulls it.
+func pinImage(c config.Config, value, cwd string) error {
 	img, err := option.ParseImage(value, cwd)
 	if err != nil {
 		return err
@@ -38,7 +74,6 @@ func submit(value string) error {
 	if inherited(img) != "" {
 		return nil // a step of a job that already pinned this image
 	}
-	c := currentConfig()
 	pin, err := resolve(c, img)
 	if err != nil {
 		return err

@@ -77,8 +77,12 @@ func pullCmd(args []string) error {
 		return err
 	}
 	defer unlock()
-	fmt.Fprintf(os.Stderr, "carina: pulling %s into %s\n", fs.Arg(0), *store)
+	// Said only when there is work to see: a warm image (already in the
+	// store) is checked in well under half a second, silently.
 	start := time.Now()
+	announce := time.AfterFunc(500*time.Millisecond, func() {
+		fmt.Fprintf(os.Stderr, "carina: pulling %s into %s\n", fs.Arg(0), *store)
+	})
 	squash := ""
 	if *format == formatSquashfs {
 		squash = *store
@@ -88,13 +92,16 @@ func pullCmd(args []string) error {
 		extra = append(extra, "--site")
 	}
 	p, err := pullAsSubordinate(context.Background(), storeGraph(*store), runroot, fs.Arg(0), os.Stderr, *retry, squash, extra...)
+	quiet := announce.Stop()
 	if err != nil {
 		return err
 	}
 	if err := imagestore.Touch(*store, p.ID); err != nil {
 		return fmt.Errorf("recording the use of image %.12s: %w", p.ID, err)
 	}
-	fmt.Fprintf(os.Stderr, "carina: %s ready (image %.12s) in %.1fs\n", fs.Arg(0), p.ID, time.Since(start).Seconds())
+	if !quiet {
+		fmt.Fprintf(os.Stderr, "carina: %s ready (image %.12s) in %.1fs\n", fs.Arg(0), p.ID, time.Since(start).Seconds())
+	}
 	if strings.HasPrefix(fs.Arg(0), image.LocalStorePrefix) {
 		fmt.Println(fs.Arg(0) + "@" + p.ID) // the pin: this image as copied
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
 	"github.com/carina-hpc/carina/pkg/nodectr"
+	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
 )
 
@@ -27,6 +28,8 @@ type nodeFlags struct {
 	imageFormat          string
 	siteStore            string
 	retry                *image.Retry
+	spec                 option.Spec // the step's effective settings (--spec JSON)
+	script               string      // the batch script, mounted read-only at its path
 }
 
 func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, error) {
@@ -44,6 +47,10 @@ func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, erro
 		f.retry = retryFlags(fs)
 		fs.StringVar(&f.imageFormat, "image-format", formatSquashfs, "squashfs or overlay: how the shared store keeps images")
 		fs.StringVar(&f.siteStore, "site-store", "", "the site's read-only image store, looked in first")
+		fs.Func("spec", "the step's settings as JSON (from the plugin)", func(v string) error {
+			return json.Unmarshal([]byte(v), &f.spec)
+		})
+		fs.StringVar(&f.script, "script", "", "a batch script to mount read-only at its own path")
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -53,8 +60,8 @@ func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, erro
 			return f, fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	if f.job == 0 || f.job > 1<<32-1 || f.node == "" || (wantImage && f.image == "") {
-		return f, fmt.Errorf("%s: --job, --node%s are required", name, map[bool]string{true: " and --image"}[wantImage])
+	if f.job == 0 || f.job > 1<<32-1 || f.node == "" || (wantImage && f.image == "" && f.spec.Name == "") {
+		return f, fmt.Errorf("%s: --job, --node%s are required", name, map[bool]string{true: " and --image (or a named container)"}[wantImage])
 	}
 	return f, nil
 }
@@ -95,17 +102,23 @@ func nodeUp(args []string) error {
 		return err
 	}
 	pm := f.podmanFor(d)
-	name := plan.ContainerName(s, f.image)
+	name := plan.ContainerName(s, f.spec.ContainerKey(f.image))
+	if f.spec.Name != "" {
+		name = plan.NamedContainer(s, f.spec.Name)
+	}
 	stateFile := filepath.Join(d.Run, name+".json")
 
 	st, exists, err := pm.Inspect(ctx, name)
 	if err != nil {
 		return err
 	}
+	if err := checkNameMode(f.spec, exists && st.Running); err != nil {
+		return err
+	}
 	if exists && st.Running {
 		var c plan.Container
 		if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &c) == nil {
-			c.Pid, c.ID = st.Pid, st.ID
+			c.Pid, c.ID, c.Joined, c.Log = st.Pid, st.ID, true, ""
 			return printJSON(c)
 		}
 	}
@@ -113,6 +126,10 @@ func nodeUp(args []string) error {
 		if err := removeContainers(ctx, pm, d, name); err != nil {
 			return err
 		}
+	}
+	if f.image == "" {
+		return fmt.Errorf("no container named %q runs in this job on node %s, and no --container-image was given to create it",
+			f.spec.Name, s.Node)
 	}
 	c, err := f.start(ctx, pm, d, s, name)
 	if err != nil {
@@ -126,10 +143,25 @@ func nodeUp(args []string) error {
 	return printJSON(c)
 }
 
+// checkNameMode applies --container-name's mode to what exists.
+func checkNameMode(s option.Spec, running bool) error {
+	switch {
+	case s.Name == "":
+	case s.NameMode == option.NameCreate && running:
+		return fmt.Errorf("--container-name=%s:create: a container of that name already runs in this job", s.Name)
+	case s.NameMode == option.NameExec && !running:
+		return fmt.Errorf("--container-name=%s:exec: no container of that name runs in this job on this node", s.Name)
+	case s.NameMode == option.NameNoExec && running:
+		return fmt.Errorf("--container-name=%s:no_exec: a container of that name runs already; carina joins a running "+
+			"container or creates one (use :auto)", s.Name)
+	}
+	return nil
+}
+
 // start brings the image where podman can use it (the image store, or a
 // squashfs mounted as a root filesystem) and starts the container.
 func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.Step, name string) (plan.Container, error) {
-	spec := nodectr.Spec{Name: name, JobID: s.JobID, Node: s.Node, InitPath: f.initPath}
+	spec := f.containerSpec(name, s)
 	var pulled image.Pulled
 	sqsh, err := squashfsPath(f.image)
 	if err != nil {
@@ -170,7 +202,26 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 	if sqsh != "" {
 		pulled = rootfsConfig(st.Pid)
 	}
-	return plan.Container{Name: name, ID: id, Pid: st.Pid, ImageID: pulled.ID, Env: pulled.Env, Workdir: pulled.Workdir}, nil
+	return plan.Container{Name: name, ID: id, Pid: st.Pid, ImageID: pulled.ID, Env: pulled.Env, Workdir: pulled.Workdir,
+		Unshare: f.spec.Unshare}, nil
+}
+
+// containerSpec turns the step's settings into podman's terms.
+func (f nodeFlags) containerSpec(name string, s plan.Step) nodectr.Spec {
+	spec := nodectr.Spec{Name: name, JobID: s.JobID, Node: s.Node, InitPath: f.initPath,
+		ReadOnly: !f.spec.Writable, RemapRoot: f.spec.RemapRoot, Unshare: f.spec.Unshare,
+		Env: f.spec.Env, Annotations: f.spec.Annotations}
+	for _, m := range f.spec.Mounts {
+		if m.Tmpfs {
+			spec.Tmpfs = append(spec.Tmpfs, m.TmpfsArg())
+		} else {
+			spec.Volumes = append(spec.Volumes, m.VolumeArg())
+		}
+	}
+	if f.script != "" {
+		spec.Volumes = append(spec.Volumes, f.script+":"+f.script+":ro")
+	}
+	return spec
 }
 
 // nodeDown removes the job's containers on this node; when no carina

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"sort"
 	"strings"
 
 	"github.com/carina-hpc/carina/pkg/plan"
@@ -51,26 +52,77 @@ type Spec struct {
 	JobID    uint32
 	Node     string
 	InitPath string // host path of a static init (catatonit)
+
+	Volumes     []string          // podman --volume values (SRC:DST[:OPTS])
+	Tmpfs       []string          // podman --tmpfs values (DST[:OPTS])
+	ReadOnly    bool              // --read-only (podman keeps /tmp, /var/tmp, /run writable)
+	RemapRoot   bool              // the user is uid 0 inside; else keep-id (the user's own uid)
+	Unshare     []string          // net, ipc, uts: private namespaces instead of the host's
+	Env         map[string]string // set in the container (seen by the entrypoint)
+	Annotations map[string]string
 }
 
-// RunArgs is the podman command line that starts spec: host network, PID
-// and IPC namespaces (what HPC codes expect), the user's own uid inside
-// (keep-id), and a pause-mode init that outlives every task.
+// RunArgs is the podman command line that starts spec: host network, PID,
+// IPC and UTS namespaces (what HPC codes expect) unless unshared, the
+// user's own uid inside (keep-id) unless remapped to root, and a
+// pause-mode init that outlives every task.
 func RunArgs(s Spec) []string {
+	private := map[string]bool{}
+	for _, ns := range s.Unshare {
+		private[ns] = true
+	}
 	args := []string{"run", "--detach", "--name", s.Name,
 		"--label", plan.LabelManaged + "=1",
 		"--label", fmt.Sprintf("%s=%d", plan.LabelJob, s.JobID),
 		"--label", plan.LabelNode + "=" + s.Node,
-		"--pull=never", "--network=host", "--pid=host", "--ipc=host", "--userns=keep-id",
-		"--log-driver=none",
-		"--volume", s.InitPath + ":" + InitTarget + ":ro",
-		"--entrypoint", InitTarget,
-		s.ImageID, "-P"}
-	if s.RootFS != "" {
-		args[len(args)-2] = s.RootFS
-		args = append(args[:len(args)-2], append([]string{"--rootfs"}, args[len(args)-2:]...)...)
+		"--pull=never",
+		pick(private["net"], "--network=none", "--network=host"),
+		"--pid=host",
+		pick(private["ipc"], "--ipc=private", "--ipc=host"),
+		pick(private["uts"], "--uts=private", "--uts=host"),
 	}
-	return args
+	if !s.RemapRoot {
+		args = append(args, "--userns=keep-id")
+	}
+	if s.ReadOnly {
+		args = append(args, "--read-only")
+	}
+	args = append(args, "--log-driver=none", "--volume", s.InitPath+":"+InitTarget+":ro")
+	for _, v := range s.Volumes {
+		args = append(args, "--volume", v)
+	}
+	for _, t := range s.Tmpfs {
+		args = append(args, "--tmpfs", t)
+	}
+	for _, k := range sortedKeys(s.Env) {
+		args = append(args, "--env", k+"="+s.Env[k])
+	}
+	for _, k := range sortedKeys(s.Annotations) {
+		args = append(args, "--annotation", k+"="+s.Annotations[k])
+	}
+	args = append(args, "--entrypoint", InitTarget)
+	if s.RootFS != "" {
+		args = append(args, "--rootfs", s.RootFS)
+	} else {
+		args = append(args, s.ImageID)
+	}
+	return append(args, "-P")
+}
+
+func pick(cond bool, a, b string) string {
+	if cond {
+		return a
+	}
+	return b
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Unshare runs a command inside podman's user and mount namespaces (where

@@ -48,10 +48,26 @@ func TestRunArgs(t *testing.T) {
 	got := RunArgs(Spec{Name: "carina-7-n1-abc", ImageID: "sha", JobID: 7, Node: "n1", InitPath: "/usr/bin/catatonit"})
 	want := []string{"run", "--detach", "--name", "carina-7-n1-abc",
 		"--label", "carina.managed=1", "--label", "carina.job=7", "--label", "carina.node=n1",
-		"--pull=never", "--network=host", "--pid=host", "--ipc=host", "--userns=keep-id", "--log-driver=none",
+		"--pull=never", "--network=host", "--pid=host", "--ipc=host", "--uts=host", "--userns=keep-id", "--log-driver=none",
 		"--volume", "/usr/bin/catatonit:/.carina-init:ro", "--entrypoint", "/.carina-init", "sha", "-P"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("RunArgs =\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestRunArgsSettings(t *testing.T) {
+	got := strings.Join(RunArgs(Spec{Name: "c", ImageID: "sha", JobID: 7, Node: "n1", InitPath: "/i",
+		Volumes: []string{"/a b:/a b:ro"}, Tmpfs: []string{"/scratch"}, ReadOnly: true, RemapRoot: true,
+		Unshare: []string{"net", "uts"}, Env: map[string]string{"B": "2", "A": "1"},
+		Annotations: map[string]string{"x.y": "z"}}), "|")
+	for _, want := range []string{"|--network=none|", "|--ipc=host|", "|--uts=private|", "|--read-only|",
+		"|--volume|/a b:/a b:ro|", "|--tmpfs|/scratch|", "|--env|A=1|--env|B=2|", "|--annotation|x.y=z|"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("RunArgs lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "keep-id") {
+		t.Errorf("remapped to root but keep-id given: %s", got)
 	}
 }
 

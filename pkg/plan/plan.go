@@ -68,10 +68,17 @@ func DirsFor(runtimeDir, storeDir string, s Step) Dirs {
 
 // ContainerName is the node container of a job for one configuration:
 // carina-<job>-<node>-<hash of the configuration>. Steps of a job with the
-// same configuration share it.
-func ContainerName(s Step, imageRef string) string {
-	sum := sha256.Sum256([]byte(imageRef))
+// same configuration (key: the pinned image and every setting that shapes
+// the container) share it.
+func ContainerName(s Step, key string) string {
+	sum := sha256.Sum256([]byte(key))
 	return fmt.Sprintf("%s%d-%s-%s", NamePrefix, s.JobID, s.Node, hex.EncodeToString(sum[:])[:12])
+}
+
+// NamedContainer is the container a step names with --container-name.
+// It carries the job's prefix, so the job epilog removes it too.
+func NamedContainer(s Step, name string) string {
+	return fmt.Sprintf("%s%d-%s-n-%s", NamePrefix, s.JobID, s.Node, name)
 }
 
 // JobPrefix is the name prefix of every container of a job on a node.
@@ -93,4 +100,12 @@ type Container struct {
 	ImageID string   `json:"image_id"`
 	Env     []string `json:"env"`
 	Workdir string   `json:"workdir"`
+	// Unshare names the namespaces the container has of its own (net,
+	// ipc, uts): the tasks join those too.
+	Unshare []string `json:"unshare,omitempty"`
+	// Joined is true when the step joined a container that was already
+	// running (reuse, or --container-name); Log is the entrypoint's output
+	// when the user asked for it.
+	Joined bool   `json:"joined,omitempty"`
+	Log    string `json:"log,omitempty"`
 }

@@ -1,11 +1,20 @@
-// Package taskenv decides which image variables a task gets. It is pure.
+// Package taskenv decides which variables a task gets inside the
+// container. It is pure. The rule, lowest to highest precedence:
 //
-// Rule: the image's variables apply inside the container (PATH and
-// friends), except the per-task variables that Slurm, PMI/PMIx and MPI set
-// for each task: those are always the task's own, never overwritten.
+//  1. the task's own environment as Slurm builds it (what srun exported);
+//  2. the image's variables (PATH and friends) override it;
+//  3. an environment file's [env] variables override the image's;
+//  4. a variable named in --container-env keeps the host's value over
+//     both, when the host has it set;
+//  5. per-task variables that Slurm, PMI/PMIx and MPI set for each task
+//     (SLURM_PROCID, PMIX_RANK, CUDA_VISIBLE_DEVICES, ...) are always the
+//     task's own: neither the image nor a file can set them.
 package taskenv
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // Var is one environment variable.
 type Var struct{ Name, Value string }
@@ -50,6 +59,48 @@ func FromImage(env []string) []Var {
 		}
 		idx[name] = len(out)
 		out = append(out, Var{name, val})
+	}
+	return out
+}
+
+// Build applies the rule: it returns the variables to set in every task
+// (rows 2-5; row 1 is the task's environment itself). image is the
+// image's NAME=VALUE list, file the environment file's variables,
+// hostWins the --container-env names and hostHas tells whether the job's
+// environment sets a variable.
+func Build(image []string, file map[string]string, hostWins []string, hostHas func(string) bool) []Var {
+	keep := map[string]bool{}
+	for _, n := range hostWins {
+		if hostHas(n) {
+			keep[n] = true
+		}
+	}
+	vars := FromImage(image)
+	idx := map[string]int{}
+	for i, v := range vars {
+		idx[v.Name] = i
+	}
+	names := make([]string, 0, len(file))
+	for n := range file {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if n == "" || PerTask(n) {
+			continue
+		}
+		if i, ok := idx[n]; ok {
+			vars[i].Value = file[n]
+			continue
+		}
+		idx[n] = len(vars)
+		vars = append(vars, Var{n, file[n]})
+	}
+	out := vars[:0]
+	for _, v := range vars {
+		if !keep[v.Name] {
+			out = append(out, v)
+		}
 	}
 	return out
 }

@@ -30,3 +30,35 @@ func TestFromImage(t *testing.T) {
 		})
 	}
 }
+
+// TestBuild has one case per row of the precedence table in
+// docs/USAGE.md ("Environment inside the container").
+func TestBuild(t *testing.T) {
+	host := map[string]bool{"NCCL_DEBUG": true, "SLURM_PROCID": true}
+	has := func(n string) bool { return host[n] }
+	tests := []struct {
+		name     string
+		image    []string
+		file     map[string]string
+		hostWins []string
+		want     []Var
+	}{
+		{"row 2: image overrides host", []string{"PATH=/img/bin", "NCCL_DEBUG=WARN"}, nil, nil,
+			[]Var{{"PATH", "/img/bin"}, {"NCCL_DEBUG", "WARN"}}},
+		{"row 3: file overrides image", []string{"A=img"}, map[string]string{"A": "file", "B": "file"}, nil,
+			[]Var{{"A", "file"}, {"B", "file"}}},
+		{"row 4: --container-env keeps the host value", []string{"NCCL_DEBUG=WARN"}, map[string]string{"NCCL_DEBUG": "X"},
+			[]string{"NCCL_DEBUG"}, nil},
+		{"row 4: --container-env of an unset host variable leaves the image value", []string{"UNSET=img"}, nil,
+			[]string{"UNSET"}, []Var{{"UNSET", "img"}}},
+		{"row 5: per-task variables never come from image or file", []string{"SLURM_PROCID=9"},
+			map[string]string{"PMIX_RANK": "9", "CUDA_VISIBLE_DEVICES": "7"}, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Build(tc.image, tc.file, tc.hostWins, has); !reflect.DeepEqual(got, tc.want) && len(got)+len(tc.want) > 0 {
+				t.Fatalf("Build = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -91,3 +91,22 @@ empty_store() {
 	install -d -o "$CARINA_TEST_USER" -g "$CARINA_TEST_USER" -m 0700 "$CARINA_TEST_IMAGE_STORE"
 }
 
+
+# last_job_id: the highest job id slurmctld knows (finished jobs stay
+# listed for MinJobAge), to prove that a rejected command allocated nothing.
+last_job_id() {
+	scontrol -o show jobs 2>/dev/null | grep -o '^JobId=[0-9]*' | cut -d= -f2 | sort -n | tail -n1
+}
+
+# rejected_at_submit CMD...: CMD (run as the user) must fail with a
+# carina: line, quickly, without creating a job.
+rejected_at_submit() {
+	local before after
+	before=$(last_job_id)
+	run timeout 30 runuser -u "$CARINA_TEST_USER" -- "$@"
+	echo "$output"
+	[ "$status" -ne 0 ] || { echo "expected a failure" >&2; return 1; }
+	grep -q 'carina: ' <<<"$output" || { echo "no carina: line" >&2; return 1; }
+	after=$(last_job_id)
+	[ "$before" = "$after" ] || { echo "a job was created: $before -> $after" >&2; return 1; }
+}

@@ -1,0 +1,129 @@
+package option
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestBuild(t *testing.T) {
+	noFile := func(string) (EnvFile, error) { return EnvFile{}, errors.New("no file") }
+	yes, no := true, false
+	file := func(string) (EnvFile, error) {
+		return EnvFile{Path: "/etc/carina/environments/e.toml", Image: "file/img", Workdir: "/w", Writable: &no,
+			Mounts: []string{"/a:/a"}, Env: map[string]string{"X": "1"}, Remap: &yes}, nil
+	}
+	tests := []struct {
+		name  string
+		flags Flags
+		env   map[string]string
+		load  func(string) (EnvFile, error)
+		check func(Spec) bool
+		err   string
+	}{
+		{"nothing: inactive", nil, nil, noFile, func(s Spec) bool { return !s.Active() }, ""},
+		{"image", Flags{"container-image": {"debian:12"}}, nil, noFile,
+			func(s Spec) bool { return s.Active() && s.Image == "debian:12" && s.Writable }, ""},
+		{"env default", nil, map[string]string{"CARINA_CONTAINER_IMAGE": "a"}, noFile, func(s Spec) bool { return s.Image == "a" }, ""},
+		{"carina over pyxis", nil, map[string]string{"CARINA_CONTAINER_IMAGE": "a", "PYXIS_CONTAINER_IMAGE": "b"}, noFile,
+			func(s Spec) bool { return s.Image == "a" }, ""},
+		{"command line over env", Flags{"container-image": {"c"}}, map[string]string{"CARINA_CONTAINER_IMAGE": "a"}, noFile,
+			func(s Spec) bool { return s.Image == "c" }, ""},
+		{"pyxis readonly env", Flags{"container-image": {"c"}}, map[string]string{"PYXIS_CONTAINER_READONLY": "y"}, noFile,
+			func(s Spec) bool { return !s.Writable }, ""},
+		{"bad bool env", Flags{"container-image": {"c"}}, map[string]string{"CARINA_CONTAINER_REMAP_ROOT": "maybe"}, noFile, nil,
+			"CARINA_CONTAINER_REMAP_ROOT"},
+		{"writable and readonly", Flags{"container-image": {"c"}, "container-writable": {"1"}, "container-readonly": {"1"}}, nil,
+			noFile, nil, "contradict"},
+		{"home and no home", Flags{"container-image": {"c"}, "container-mount-home": {"1"}, "no-container-mount-home": {"1"}}, nil,
+			noFile, nil, "contradict"},
+		{"workdir relative", Flags{"container-image": {"c"}, "container-workdir": {"../etc"}}, nil, noFile,
+			func(s Spec) bool { return s.Workdir == "/etc" }, ""},
+		{"name default mode", Flags{"container-name": {"w"}}, nil, noFile,
+			func(s Spec) bool { return s.Active() && s.Name == "w" && s.NameMode == NameAuto }, ""},
+		{"name bad mode", Flags{"container-name": {"w:often"}}, nil, noFile, nil, "auto, create, exec or no_exec"},
+		{"name bad chars", Flags{"container-name": {"a/b"}}, nil, noFile, nil, "a name is"},
+		{"save relative", Flags{"container-image": {"c"}, "container-save": {"out.sqsh"}}, nil, noFile,
+			func(s Spec) bool { return s.Save == "/home/u/out.sqsh" }, ""},
+		{"save directory", Flags{"container-image": {"c"}, "container-save": {"/tmp/"}}, nil, noFile, nil, "directory"},
+		{"unshare sorted", Flags{"container-image": {"c"}, "container-unshare": {"uts,net"}}, nil, noFile,
+			func(s Spec) bool { return reflect.DeepEqual(s.Unshare, []string{"net", "uts"}) }, ""},
+		{"unshare pid", Flags{"container-image": {"c"}, "container-unshare": {"pid"}}, nil, noFile, nil, "not one of"},
+		{"container env names", Flags{"container-image": {"c"}, "container-env": {"A,B", "C"}}, nil, noFile,
+			func(s Spec) bool { return reflect.DeepEqual(s.ContainerEnv, []string{"A", "B", "C"}) }, ""},
+		{"container env bad", Flags{"container-image": {"c"}, "container-env": {"A-B"}}, nil, noFile, nil, "not a variable name"},
+		{"mounts accumulate, later target wins", Flags{"container-image": {"c"}, "container-mounts": {"/x:/m", "/y:/m:ro,/z"}}, nil, noFile,
+			func(s Spec) bool {
+				return reflect.DeepEqual(s.Mounts, []Mount{{Source: "/y", Target: "/m", Flags: []string{"ro"}}, {Source: "/z", Target: "/z"}})
+			}, ""},
+		{"environment file under the command line", Flags{"environment": {"e"}, "container-workdir": {"/cli"}}, nil, file,
+			func(s Spec) bool {
+				return s.Image == "file/img" && s.Workdir == "/cli" && !s.Writable && s.RemapRoot && len(s.Mounts) == 1 &&
+					s.Env["X"] == "1" && s.Environment == "/etc/carina/environments/e.toml"
+			}, ""},
+		{"environment file error", Flags{"environment": {"e"}}, nil, noFile, nil, "--environment=e: no file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Build(tc.flags, func(n string) string { return tc.env[n] }, "/home/u", tc.load, Defaults{Writable: true})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !tc.check(s) {
+				t.Fatalf("Build = %+v, %v", s, err)
+			}
+		})
+	}
+}
+
+func TestParseMounts(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []Mount
+		err  string
+	}{
+		{"/a", []Mount{{Source: "/a", Target: "/a"}}, ""},
+		{"/a:/b:ro+rprivate", []Mount{{Source: "/a", Target: "/b", Flags: []string{"ro", "rprivate"}}}, ""},
+		{"./d:/x", []Mount{{Source: "/cwd/d", Target: "/x"}}, ""},
+		{"./d", []Mount{{Source: "/cwd/d", Target: "/d"}}, ""},
+		{"/a b:/c d", []Mount{{Source: "/a b", Target: "/c d"}}, ""},
+		{"/a:./rel", []Mount{{Source: "/a", Target: "/rel"}}, ""},
+		{"tmpfs:/t:size=1m", []Mount{{Target: "/t", Flags: []string{"size=1m"}, Tmpfs: true}}, ""},
+		{"tmpfs", nil, "needs a target"},
+		{"/a:/b:ro+bad", nil, `unknown flag "bad"`},
+		{"host:/b", nil, "must be an absolute path"},
+		{"/a:b", nil, `target "b"`},
+		{"/a:", nil, "invalid entry"},
+		{"/a:/", nil, "over the container's root"},
+	}
+	for _, tc := range tests {
+		got, err := ParseMounts(tc.in, "/cwd")
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseMounts(%q) err = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseMounts(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestContainerKey(t *testing.T) {
+	a := Spec{Image: "x", Mounts: []Mount{{Source: "/a", Target: "/a"}}, Env: map[string]string{"A": "1", "B": "2"}}
+	b := a
+	b.Workdir, b.Save, b.NameMode = "/elsewhere", "/out", NameExec // per-step settings
+	if a.ContainerKey("r") != b.ContainerKey("r") {
+		t.Fatal("per-step settings changed the key")
+	}
+	c := a
+	c.Writable = true
+	if a.ContainerKey("r") == c.ContainerKey("r") || a.ContainerKey("r") == a.ContainerKey("r2") {
+		t.Fatal("a container setting or the image did not change the key")
+	}
+}

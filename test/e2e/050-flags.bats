@@ -1,0 +1,179 @@
+#!/usr/bin/env bats
+# pyxis's flags, one test (or more) per flag and syntax variant, on the
+# real cluster. Every rejected combination must fail at submit time, with a
+# carina: line and no job.
+
+load helpers
+
+IMG=$CARINA_TEST_IMAGE_DEBIAN
+
+setup_file() {
+	# Warm the user's store once so that each test measures only itself.
+	as_user srun -N1 --container-image="$CARINA_TEST_IMAGE_DEBIAN" true
+	D=/tmp/carina-e2e-flags
+	rm -rf "$D"
+	install -d -o "$CARINA_TEST_USER" "$D" "$D/data" "$D/dir with space" "$D/dir with space/sub"
+	echo data-file >"$D/data/f"
+	echo spaced-file >"$D/dir with space/sub/g"
+	chown -R "$CARINA_TEST_USER" "$D"
+}
+
+teardown_file() {
+	rm -rf /tmp/carina-e2e-flags
+}
+
+D=/tmp/carina-e2e-flags
+
+@test "--container-mounts SRC:DST:ro mounts read-only" {
+	run as_user srun -N2 -n2 --container-image="$IMG" --container-mounts="$D/data:/data:ro" \
+		bash -c 'cat /data/f; touch /data/new 2>&1 || echo write-refused'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^data-file$' <<<"$output")" -eq 2 ]
+	[ "$(grep -c 'Read-only file system' <<<"$output")" -eq 2 ]
+	[ ! -e "$D/data/new" ]
+}
+
+@test "--container-mounts: short form, relative source, a path with spaces, several entries, flags with +" {
+	cat >"$D/inside.sh" <<-'SH'
+		cat /data/f
+		cat "/in side/g"
+		touch "/in side/new" 2>&1 || true
+	SH
+	chown "$CARINA_TEST_USER" "$D/inside.sh"
+	run as_user bash -c "cd '$D' && srun -N1 --container-image='$IMG' \
+		--container-mounts='./data,./inside.sh:/inside.sh,$D/dir with space/sub:/in side:ro+rprivate' bash /inside.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qx 'data-file' <<<"$output"
+	grep -qx 'spaced-file' <<<"$output"
+	grep -q 'Read-only file system' <<<"$output"
+}
+
+@test "--container-mounts=tmpfs:DST gives a private tmpfs" {
+	run as_user srun -N1 --container-image="$IMG" --container-mounts=tmpfs:/scratch stat -f -c %T /scratch
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = tmpfs ]
+}
+
+@test "--container-mounts: a missing source, an unknown flag, a bad target are rejected at submit" {
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts=/does/not/exist:/x true
+	grep -q 'source /does/not/exist does not exist' <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="$D/data:/x:bogus" true
+	grep -q 'unknown flag "bogus"' <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="$D/data:x" true
+	grep -q 'target "x"' <<<"$output"
+}
+
+@test "--container-workdir: absolute, and relative to the container's root" {
+	run as_user srun -N1 --container-image="$IMG" --container-workdir=/usr/share pwd
+	[ "$status" -eq 0 ]
+	[ "$output" = /usr/share ]
+	run as_user srun -N1 --container-image="$IMG" --container-workdir=../etc pwd
+	[ "$status" -eq 0 ]
+	[ "$output" = /etc ]
+}
+
+@test "--container-mount-home and --no-container-mount-home" {
+	home=/home/$CARINA_TEST_USER
+	as_user touch "$home/.carina-e2e-home"
+	run as_user srun -N1 --container-image="$IMG" --container-mount-home test -e "$home/.carina-e2e-home"
+	[ "$status" -eq 0 ]
+	run as_user srun -N1 --container-image="$IMG" --no-container-mount-home bash -c "test -e $home/.carina-e2e-home && echo seen || echo absent"
+	echo "$output"
+	[ "$output" = absent ]
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mount-home --no-container-mount-home true
+	grep -q 'contradict' <<<"$output"
+}
+
+@test "--container-remap-root makes the user uid 0 inside; --no-container-remap-root keeps the uid" {
+	run as_user srun -N1 --container-image="$IMG" --container-remap-root id -u
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+	run as_user srun -N1 --container-image="$IMG" --no-container-remap-root id -u
+	[ "$status" -eq 0 ]
+	[ "$output" = "$CARINA_TEST_UID" ]
+}
+
+@test "--container-writable and --container-readonly; both together are rejected" {
+	run as_user srun -N1 --container-image="$IMG" --container-remap-root --container-writable \
+		bash -c 'touch /carina-written && echo wrote'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = wrote ]
+	run as_user srun -N1 --container-image="$IMG" --container-remap-root --container-readonly \
+		bash -c 'touch /carina-written 2>&1; touch /tmp/ok && echo tmp-writable'
+	echo "$output"
+	grep -q 'Read-only file system' <<<"$output"
+	grep -q 'tmp-writable' <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-writable --container-readonly true
+	grep -q 'contradict' <<<"$output"
+}
+
+@test "--container-env: the image's value wins unless the variable is named" {
+	# The test image sets CARINA_IMAGE=debian12.
+	run as_user env CARINA_IMAGE=from-host srun -N1 --container-image="$IMG" printenv CARINA_IMAGE
+	[ "$status" -eq 0 ]
+	[ "$output" = debian12 ]
+	run as_user env CARINA_IMAGE=from-host srun -N1 --container-image="$IMG" --container-env=CARINA_IMAGE,OTHER printenv CARINA_IMAGE
+	[ "$status" -eq 0 ]
+	[ "$output" = from-host ]
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-env='BAD-NAME' true
+}
+
+@test "--container-unshare=net,uts,ipc gives the container its own namespaces" {
+	host_net=$(readlink /proc/self/ns/net)
+	run as_user srun -N1 --container-image="$IMG" --container-unshare=net,uts,ipc \
+		bash -c 'grep -c ":" /proc/net/dev; readlink /proc/self/ns/net /proc/self/ns/uts /proc/self/ns/ipc; hostname'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(sed -n 1p <<<"$output")" = 1 ] # loopback only
+	[ "$(sed -n 2p <<<"$output")" != "$host_net" ]
+	[ "$(sed -n 3p <<<"$output")" != "$(readlink /proc/self/ns/uts)" ]
+	[ "$(sed -n 4p <<<"$output")" != "$(readlink /proc/self/ns/ipc)" ]
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-unshare=pid true
+	grep -q 'not one of net, ipc, uts' <<<"$output"
+}
+
+@test "CARINA_CONTAINER_* and PYXIS_CONTAINER_* are defaults; the command line wins" {
+	run as_user env CARINA_CONTAINER_IMAGE="$IMG" srun -N1 cat /etc/debian_version
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == 12.* ]]
+	run as_user env PYXIS_CONTAINER_IMAGE="$IMG" PYXIS_CONTAINER_WORKDIR=/etc srun -N1 pwd
+	[ "$status" -eq 0 ]
+	[ "$output" = /etc ]
+	run as_user env CARINA_CONTAINER_IMAGE="$IMG" CARINA_CONTAINER_WORKDIR=/etc PYXIS_CONTAINER_WORKDIR=/var \
+		srun -N1 --container-workdir=/usr pwd
+	[ "$status" -eq 0 ]
+	[ "$output" = /usr ]
+	run as_user env CARINA_CONTAINER_IMAGE="$IMG" CARINA_CONTAINER_WORKDIR=/etc PYXIS_CONTAINER_WORKDIR=/var srun -N1 pwd
+	[ "$output" = /etc ]
+	run as_user env PYXIS_CONTAINER_IMAGE="$IMG" PYXIS_CONTAINER_REMAP_ROOT=yes PYXIS_CONTAINER_READONLY=1 \
+		srun -N1 bash -c 'id -u; touch /x 2>&1'
+	echo "$output"
+	[ "$(head -n1 <<<"$output")" = 0 ]
+	grep -q 'Read-only file system' <<<"$output"
+	rejected_at_submit env CARINA_CONTAINER_IMAGE="$IMG" CARINA_CONTAINER_WRITABLE=maybe srun -N1 true
+	grep -q 'CARINA_CONTAINER_WRITABLE' <<<"$output"
+}
+
+@test "two different images, or a name with a bad mode, are rejected at submit" {
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-image="$CARINA_TEST_IMAGE_NOSHELL" true
+	grep -q 'given twice with different values' <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-name=x:sometimes true
+	grep -q 'auto, create, exec or no_exec' <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-save="$D/" true
+	grep -q 'directory' <<<"$output"
+	# Slurm calling a callback twice with one value is not a contradiction.
+	run as_user srun -N1 --container-image="$IMG" --container-image="$IMG" true
+	[ "$status" -eq 0 ]
+}
+
+@test "options without an image or a name are ignored, as pyxis does" {
+	run as_user srun -N1 --container-mounts="$D/data:/data" bash -c 'test -e /data/f && echo inside || echo outside'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q outside <<<"$output"
+}
