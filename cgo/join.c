@@ -57,6 +57,8 @@ void carina_plan_free(void)
 	}
 	free(plan.env);
 	plan.env = NULL;
+	free(plan.notice);
+	plan.notice = NULL;
 	plan.env_count = 0;
 	plan.active = 0;
 	plan.workdir[0] = '\0';
@@ -122,6 +124,20 @@ fail:
 	free(n);
 	free(v);
 	return rv;
+}
+
+int carina_plan_set_notice(const char *text)
+{
+	char *copy;
+
+	if (text == NULL)
+		return -1;
+	copy = strdup(text);
+	if (copy == NULL)
+		return -1;
+	free(plan.notice);
+	plan.notice = copy;
+	return 0;
 }
 
 void carina_plan_activate(void)

@@ -50,6 +50,7 @@ struct carina_plan {
 	char error[CARINA_ERR_MAX];      /* kept error, reported from task_init */
 	size_t env_count;
 	struct carina_env *env;          /* image variables to set in each task */
+	char *notice;                    /* printed on the job's stderr by local task 0, or NULL */
 };
 
 /* Before fork (Go may run). Each returns 0 on success, -1 on error. */
@@ -58,6 +59,7 @@ int carina_plan_set_ns(int index, int fd);
 int carina_plan_set_workdir(const char *dir);
 void carina_plan_set_error(const char *msg);
 int carina_plan_add_env(const char *name, const char *value);
+int carina_plan_set_notice(const char *text);
 void carina_plan_activate(void);
 void carina_plan_free(void);
 

@@ -41,6 +41,7 @@ type Plan struct {
 	Extra         map[int]int // more namespaces to join: slot -> fd (moves too)
 	Workdir       string
 	Env           []Env
+	Notice        string // printed on the job's stderr by local task 0
 }
 
 // Install replaces the C plan with p and marks it active. On error the
@@ -82,6 +83,12 @@ func Install(p Plan) error {
 		if rc != 0 {
 			C.carina_plan_reset()
 			return fmt.Errorf("join plan: environment variable %q rejected", e.Name)
+		}
+	}
+	if p.Notice != "" {
+		if err := withCString(p.Notice, func(s *C.char) C.int { return C.carina_plan_set_notice(s) }); err != nil {
+			C.carina_plan_reset()
+			return fmt.Errorf("join plan: notice: %w", err)
 		}
 	}
 	C.carina_plan_activate()

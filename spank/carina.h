@@ -52,6 +52,8 @@ int carina_job_ids(spank_t sp, uint32_t *uid, uint32_t *gid, uint32_t *job,
 int carina_task_id(spank_t sp, int *local_id);
 /* The step's argv[0] (the spooled script of a batch step) into buf. */
 int carina_job_argv0(spank_t sp, char *buf, size_t len);
+/* The number of tasks of the step on this node. */
+int carina_local_tasks(spank_t sp, uint32_t *count);
 
 /* log.c: route one line into Slurm's log at a level (0 debug, 1 info,
  * 2 error). */

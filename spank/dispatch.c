@@ -12,6 +12,9 @@
  *                              user and fills the join plan.
  *   slurm_spank_task_init      the forked task, as the user: C ONLY
  *                              (task.c). Go must never run after fork.
+ *   slurm_spank_task_exit      slurmstepd (root, the parent), per task exit:
+ *                              Go saves the container (--container-save)
+ *                              when the step's last local task has ended.
  *   slurm_spank_exit           slurmstepd: frees the plan; C only.
  *   slurm_spank_job_epilog     root, once per node per job, in its own
  *                              short-lived process: Go removes the job's
@@ -63,6 +66,15 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 	(void)ac;
 	(void)av;
 	return carina_task_init(sp);
+}
+
+int slurm_spank_task_exit(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	if (spank_context() != S_CTX_REMOTE || !carina_plan_get()->active)
+		return 0;
+	return carinaTaskExit(sp);
 }
 
 int slurm_spank_exit(spank_t sp, int ac, char **av)

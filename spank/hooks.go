@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -183,6 +184,14 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec) error {
 	} else if images != "" {
 		args = append(args, "--image-store", images)
 	}
+	if bin := relayBin(c); bin != "" {
+		args = append(args, "--relay-bin", bin)
+	}
+	for _, n := range spec.ContainerEnv {
+		if v, ok := spankLookup(sp, n); ok {
+			args = append(args, "--entrypoint-env", n+"="+v)
+		}
+	}
 	out, err := runas.Cmd{Path: c.Helper, Args: args, As: u, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
 		Timeout: c.HelperLimit}.Output(context.Background())
 	if err != nil {
@@ -192,9 +201,10 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec) error {
 	if err := json.Unmarshal(out, &ctr); err != nil || ctr.Pid <= 0 {
 		return fmt.Errorf("the helper gave no usable container state (%v)", err)
 	}
+	notice := ""
 	if ctr.Log != "" {
 		for _, line := range strings.Split(strings.TrimRight(ctr.Log, "\n"), "\n") {
-			log.Info("carina: entrypoint: " + line)
+			notice += "carina: entrypoint: " + line + "\n"
 		}
 	}
 	hostHas := func(n string) bool { return spankGetenv(sp, n) != "" }
@@ -202,7 +212,34 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec) error {
 	if wd == "" {
 		wd = ctr.Workdir
 	}
-	return installPlan(ctr, ids.uid, taskenv.Build(ctr.Env, spec.Env, spec.ContainerEnv, hostHas), wd)
+	if spec.Save != "" && ids.nodeid == 0 {
+		saveMu.Lock()
+		saveNext = &saveJob{out: spec.Save, container: ctr.Name, step: step, user: u, cfg: c}
+		saveMu.Unlock()
+	}
+	vars := taskenv.Build(ctr.Env, spec.Env, spec.ContainerEnv, hostHas)
+	if ctr.Relay {
+		vars = taskenv.PrependPath(vars, relayBinTarget, spankGetenv(sp, "PATH"))
+	}
+	return installPlan(ctr, ids.uid, vars, wd, notice)
+}
+
+// relayBinTarget is where the relay's client and command links appear
+// inside every container.
+const relayBinTarget = "/.carina/bin"
+
+// relayBin is the host directory of the relay client (next to the helper,
+// as make install lays it out), or "" when the site turned the relay off
+// or it is not installed.
+func relayBin(c config.Config) string {
+	if !c.Relay {
+		return ""
+	}
+	bin := filepath.Join(filepath.Dir(c.Helper), "bin")
+	if st, err := os.Stat(filepath.Join(bin, "carina-relay")); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	return bin
 }
 
 // sharedStore prepares the user's shared image store. A node that cannot
@@ -238,14 +275,19 @@ func visibleStore(c config.Config, uid uint32, name string) string {
 }
 
 func helperArgs(c config.Config, s plan.Step) []string {
-	return []string{"--job", strconv.FormatUint(uint64(s.JobID), 10), "--node", s.Node,
-		"--runtime-dir", c.RuntimeDir, "--store-dir", c.StoreDir, "--podman", c.Podman, "--init", c.InitPath}
+	args := []string{"--job", strconv.FormatUint(uint64(s.JobID), 10), "--node", s.Node,
+		"--runtime-dir", c.RuntimeDir, "--store-dir", c.StoreDir, "--podman", c.Podman, "--init", c.InitPath,
+		"--scope", c.ContainerScope}
+	for _, f := range c.PodmanFlags {
+		args = append(args, "--podman-flag="+f)
+	}
+	return args
 }
 
 // installPlan opens the container's namespaces (O_CLOEXEC) and hands them
 // to the C plan. The user namespace must belong to the job's user, so a
 // recycled pid can never make a task join someone else's container.
-func installPlan(ctr plan.Container, uid uint32, vars []taskenv.Var, wd string) error {
+func installPlan(ctr plan.Container, uid uint32, vars []taskenv.Var, wd, notice string) error {
 	userFD, err := openNS(ctr.Pid, "user")
 	if err != nil {
 		return err
@@ -285,7 +327,7 @@ func installPlan(ctr plan.Container, uid uint32, vars []taskenv.Var, wd string) 
 	if wd == "" {
 		wd = "/"
 	}
-	return join.Install(join.Plan{UserNS: userFD, MntNS: mntFD, Extra: extra, Workdir: wd, Env: env})
+	return join.Install(join.Plan{UserNS: userFD, MntNS: mntFD, Extra: extra, Workdir: wd, Env: env, Notice: notice})
 }
 
 func openNS(pid int, ns string) (int, error) {

@@ -63,3 +63,8 @@ int carina_job_argv0(spank_t sp, char *buf, size_t len)
 		return -1;
 	return 0;
 }
+
+int carina_local_tasks(spank_t sp, uint32_t *count)
+{
+	return spank_get_item(sp, S_JOB_LOCAL_TASK_COUNT, count) == ESPANK_SUCCESS ? 0 : -1;
+}

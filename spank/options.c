@@ -11,9 +11,11 @@
  *     environment, contradictions) is decided in Go (pkg/option), which
  *     reads the values back with carina_opt_count/carina_opt_value.
  *   - Slurm may call a callback twice with the same value: a repeat is
- *     accepted. Options that accumulate (--container-mounts, -env) keep
- *     each distinct value; any other option given twice with different
- *     values is an error.
+ *     accepted. Every distinct value is kept: a nested srun sees the
+ *     options its job's sbatch/salloc was given (Slurm replays them from
+ *     the environment) besides its own command line, and only Go can tell
+ *     the two apart (pkg/option: the command line wins; two different
+ *     command-line values are an error).
  *   - carina_opts_free() releases every copy (slurm_spank_exit).
  */
 #include "carina.h"
@@ -70,11 +72,6 @@ static struct {
 	int count;
 } state[CARINA_OPT_COUNT];
 
-static int accumulates(int opt)
-{
-	return opt == CARINA_OPT_MOUNTS || opt == CARINA_OPT_ENV;
-}
-
 int carina_register_options(spank_t sp)
 {
 	int i;
@@ -105,11 +102,6 @@ int carina_opt_cb(int val, const char *optarg, int remote)
 	for (i = 0; i < state[val].count; i++) {
 		if (strcmp(state[val].values[i], v) == 0)
 			return 0; /* Slurm called us again with the same value */
-	}
-	if (state[val].count > 0 && !accumulates(val)) {
-		slurm_error("carina: --%s given twice with different values (%s, %s)", table[val].name,
-			    state[val].values[0], v);
-		return -1;
 	}
 	if (state[val].count >= MAX_VALUES) {
 		slurm_error("carina: --%s given more than %d times", table[val].name, MAX_VALUES);

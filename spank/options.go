@@ -48,16 +48,17 @@ var pairs = map[string]string{
 	"container-writable": "container-readonly", "container-readonly": "container-writable",
 }
 
-// effectiveFlags are the command line's options over those a nested srun
-// inherits from its job's sbatch or salloc (read with getenv), so that the
-// srun sees what its nodes will see.
+// effectiveFlags are the options of this command over those a nested srun
+// inherits from its job's sbatch or salloc (read with lookup). Slurm
+// replays the inherited ones through the option callbacks too, so the
+// recorded values mix both: an inherited value that the command line
+// contradicts is dropped here, and an inherited option the callbacks did
+// not see (slurmstepd, or a command that does not replay) is added.
 func effectiveFlags(lookup func(string) (string, bool)) option.Flags {
 	f := recordedFlags()
+	inherited := map[string]string{}
 	for i := 0; i < int(C.CARINA_OPT_COUNT); i++ {
 		name := C.GoString(C.carina_opt_name(C.int(i)))
-		if len(f[name]) > 0 || len(f[pairs[name]]) > 0 {
-			continue
-		}
 		v, ok := lookup(spankEnvPrefix + strings.ReplaceAll(name, "-", "_"))
 		if !ok {
 			continue
@@ -67,7 +68,18 @@ func effectiveFlags(lookup func(string) (string, bool)) option.Flags {
 		} else if v == "" {
 			continue
 		}
-		f[name] = []string{v}
+		inherited[name] = v
+	}
+	for name, v := range inherited {
+		own := option.Without(f[name], v)
+		switch {
+		case len(own) > 0 && !option.Accumulates(name):
+			f[name] = own // this command's value wins
+		case len(f[pairs[name]]) > 0 && inherited[pairs[name]] == "":
+			delete(f, name) // this command gave the other half of the pair
+		case len(f[name]) == 0:
+			f[name] = []string{v}
+		}
 	}
 	return f
 }

@@ -7,7 +7,9 @@
 // decision. Called as carina-relay:
 //
 //	carina-relay run CMD [ARG...]   relay CMD explicitly
-//	carina-relay env0               print the environment, NAME=VALUE\0 each
+//	carina-relay env0 [FILE]        print the environment, NAME=VALUE\0 each
+//	                                (to FILE when given: an image's entrypoint
+//	                                may print on stdout)
 //
 // The socket is $CARINA_RELAY_SOCKET, else /.carina/run/relay.sock.
 // SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH and
@@ -31,7 +33,7 @@ import (
 )
 
 const usage = `usage: carina-relay run CMD [ARG...]   run CMD on the host side of the node
-       carina-relay env0               print the environment, NUL-terminated
+       carina-relay env0 [FILE]        print the environment, NUL-terminated
        srun|sbatch|... [ARG...]        (through a symlink) run that command
 `
 
@@ -51,6 +53,19 @@ func run(args []string) int {
 	switch {
 	case len(args) == 2 && args[1] == "env0":
 		return env0(os.Stdout, os.Environ())
+	case len(args) == 3 && args[1] == "env0":
+		f, err := os.OpenFile(args[2], os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "carina: env0: %v\n", err)
+			return 1
+		}
+		rc := env0(f, os.Environ())
+		if err := f.Close(); err != nil && rc == 0 {
+			fmt.Fprintf(os.Stderr, "carina: env0: %v\n", err)
+			return 1
+		}
+		return rc
+
 	case len(args) > 2 && args[1] == "run":
 		return relayCmd(args[2:])
 	}

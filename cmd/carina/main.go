@@ -15,6 +15,7 @@ const usage = `usage: carina COMMAND [ARGS]
 Commands run by the SPANK plugin, as the job user:
   node up     pull the image and start (or find) the job's node container
   node down   remove the job's node containers and end podman's pause process
+  node save   write a node container's filesystem as a squashfs file (--container-save)
   relay serve --socket PATH   run the containers' srun, sbatch... on the host
 For users (srun and sbatch run these on the submit host):
   resolve IMAGE               print IMAGE pinned to its current digest
@@ -59,6 +60,8 @@ func run(args []string) int {
 		err = nodeUp(args[2:])
 	case args[0] == "node" && len(args) > 1 && args[1] == "down":
 		err = nodeDown(args[2:])
+	case args[0] == "node" && len(args) > 1 && args[1] == "save":
+		err = nodeSave(args[2:])
 	case args[0] == "resolve":
 		err = resolveCmd(args[1:])
 	case args[0] == "pull":

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
@@ -23,6 +22,7 @@ type nodeFlags struct {
 	node                 string
 	runtimeDir, storeDir string
 	podman, initPath     string
+	podmanFlags          []string // the site's global podman flags
 	image                string
 	imageStore           string
 	imageFormat          string
@@ -30,6 +30,9 @@ type nodeFlags struct {
 	retry                *image.Retry
 	spec                 option.Spec // the step's effective settings (--spec JSON)
 	script               string      // the batch script, mounted read-only at its path
+	relayBin             string      // the relay client's directory; "" = no relay
+	scope                string      // container_scope: job or global
+	entryEnv             []string    // NAME=VALUE given to the entrypoint (--container-env)
 }
 
 func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, error) {
@@ -41,7 +44,12 @@ func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, erro
 	fs.StringVar(&f.storeDir, "store-dir", "/var/lib/carina", "site store directory")
 	fs.StringVar(&f.podman, "podman", "/usr/bin/podman", "podman binary")
 	fs.StringVar(&f.initPath, "init", "/usr/bin/catatonit", "static init for the container")
+	fs.Func("podman-flag", "a global podman flag of the site (repeatable)", func(v string) error {
+		f.podmanFlags = append(f.podmanFlags, v)
+		return nil
+	})
 	fs.StringVar(&f.imageStore, "image-store", "", "the user's image store shared by all nodes (default: node-local)")
+	fs.StringVar(&f.scope, "scope", "job", "container_scope: job, or global (named containers outlive the job)")
 	if wantImage {
 		fs.StringVar(&f.image, "image", "", "normalised image reference")
 		f.retry = retryFlags(fs)
@@ -51,6 +59,11 @@ func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, erro
 			return json.Unmarshal([]byte(v), &f.spec)
 		})
 		fs.StringVar(&f.script, "script", "", "a batch script to mount read-only at its own path")
+		fs.StringVar(&f.relayBin, "relay-bin", "", "directory of the static relay client and its command links")
+		fs.Func("entrypoint-env", "NAME=VALUE for the image's entrypoint (repeatable)", func(v string) error {
+			f.entryEnv = append(f.entryEnv, v)
+			return nil
+		})
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -75,6 +88,7 @@ func (f nodeFlags) podmanFor(d plan.Dirs) nodectr.Podman {
 	if f.imageStore != "" {
 		p.ExtraFlags = []string{"--storage-opt", "overlay.imagestore=" + storeGraph(f.imageStore)}
 	}
+	p.ExtraFlags = append(p.ExtraFlags, f.podmanFlags...)
 	return p
 }
 
@@ -102,8 +116,12 @@ func nodeUp(args []string) error {
 		return err
 	}
 	pm := f.podmanFor(d)
+	global := f.spec.Name != "" && f.scope == "global"
 	name := plan.ContainerName(s, f.spec.ContainerKey(f.image))
-	if f.spec.Name != "" {
+	switch {
+	case global:
+		name = plan.GlobalContainer(s, f.spec.Name)
+	case f.spec.Name != "":
 		name = plan.NamedContainer(s, f.spec.Name)
 	}
 	stateFile := filepath.Join(d.Run, name+".json")
@@ -112,15 +130,23 @@ func nodeUp(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkNameMode(f.spec, exists && st.Running); err != nil {
+	if err := checkNameMode(f.spec, exists && st.Running, exists && global); err != nil {
 		return err
 	}
-	if exists && st.Running {
-		var c plan.Container
-		if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &c) == nil {
-			c.Pid, c.ID, c.Joined, c.Log = st.Pid, st.ID, true, ""
-			return printJSON(c)
+	var saved plan.Container
+	haveState := false
+	if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &saved) == nil {
+		haveState = true
+	}
+	if exists && haveState && (st.Running || global) {
+		c, err := f.rejoin(ctx, pm, d, name, saved, st)
+		if err != nil {
+			return err
 		}
+		if err := writeJSONAtomic(stateFile, c); err != nil {
+			return err
+		}
+		return printJSON(c)
 	}
 	if exists {
 		if err := removeContainers(ctx, pm, d, name); err != nil {
@@ -131,7 +157,7 @@ func nodeUp(args []string) error {
 		return fmt.Errorf("no container named %q runs in this job on node %s, and no --container-image was given to create it",
 			f.spec.Name, s.Node)
 	}
-	c, err := f.start(ctx, pm, d, s, name)
+	c, err := f.start(ctx, pm, d, s, name, global)
 	if err != nil {
 		_ = removeContainers(ctx, pm, d, name)
 		return err
@@ -143,12 +169,45 @@ func nodeUp(args []string) error {
 	return printJSON(c)
 }
 
-// checkNameMode applies --container-name's mode to what exists.
-func checkNameMode(s option.Spec, running bool) error {
+// rejoin hands a later step a container that exists already: a running
+// one as it is, a stopped global one (kept from an earlier job) started
+// again on its own filesystem. Its relay is restarted when needed.
+func (f nodeFlags) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string, c plan.Container, st nodectr.State) (plan.Container, error) {
+	if !st.Running {
+		if c.Squash != "" {
+			if _, err := mountSquashfs(ctx, pm, d, name, c.Squash); err != nil {
+				return c, err
+			}
+		}
+		if err := pm.StartExisting(ctx, name); err != nil {
+			return c, fmt.Errorf("starting the kept container %s again: %w", f.spec.Name, err)
+		}
+		var ok bool
+		if st, ok, _ = pm.Inspect(ctx, name); !ok || !st.Running {
+			return c, fmt.Errorf("the kept container %s did not stay running", f.spec.Name)
+		}
+	}
+	c.Pid, c.ID, c.Joined, c.Log, c.Job = st.Pid, st.ID, true, "", uint32(f.job)
+	if c.Relay && !relayRunning(d, name) {
+		if err := prepareRelayDir(d, name); err != nil {
+			return c, err
+		}
+		if err := startRelay(d, name); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// checkNameMode applies --container-name's mode to what exists; kept is
+// true for a global container kept from an earlier job.
+func checkNameMode(s option.Spec, running, kept bool) error {
 	switch {
 	case s.Name == "":
 	case s.NameMode == option.NameCreate && running:
 		return fmt.Errorf("--container-name=%s:create: a container of that name already runs in this job", s.Name)
+	case s.NameMode == option.NameCreate && kept:
+		return fmt.Errorf("--container-name=%s:create: a container of that name exists on this node", s.Name)
 	case s.NameMode == option.NameExec && !running:
 		return fmt.Errorf("--container-name=%s:exec: no container of that name runs in this job on this node", s.Name)
 	case s.NameMode == option.NameNoExec && running:
@@ -160,8 +219,10 @@ func checkNameMode(s option.Spec, running bool) error {
 
 // start brings the image where podman can use it (the image store, or a
 // squashfs mounted as a root filesystem) and starts the container.
-func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.Step, name string) (plan.Container, error) {
+func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.Step, name string, global bool) (plan.Container, error) {
 	spec := f.containerSpec(name, s)
+	spec.Global = global
+	squash := ""
 	var pulled image.Pulled
 	sqsh, err := squashfsPath(f.image)
 	if err != nil {
@@ -170,11 +231,13 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 	if site, ok := fromSite(f.siteStore, f.image); ok {
 		// The admin's site store has it: start from its squashfs; nothing
 		// enters the user's store.
-		if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, imagestore.SquashFile(f.siteStore, site.ID)); err != nil {
+		squash = imagestore.SquashFile(f.siteStore, site.ID)
+		if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, squash); err != nil {
 			return plan.Container{}, err
 		}
 		pulled = image.Pulled{ID: site.ID, Env: site.Env, Workdir: site.Workdir}
 	} else if sqsh != "" {
+		squash = sqsh
 		if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, sqsh); err != nil {
 			return plan.Container{}, err
 		}
@@ -183,13 +246,22 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 			return plan.Container{}, err
 		}
 		spec.ImageID = pulled.ID
-		if pulled.Squash != "" {
+		if pulled.Squash != "" && !global {
 			// The squashed image: one read-only file from the shared
-			// store, mounted here, instead of its layers.
+			// store, mounted here, instead of its layers. (A kept global
+			// container runs on the layers, which need no mount to
+			// start again.)
 			if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, pulled.Squash); err != nil {
 				return plan.Container{}, err
 			}
 		}
+	}
+	if f.relayBin != "" {
+		vols, err := prepareRelay(d, name, f.relayBin)
+		if err != nil {
+			return plan.Container{}, err
+		}
+		spec.Volumes = append(spec.Volumes, vols...)
 	}
 	id, err := pm.Start(ctx, spec)
 	if err != nil {
@@ -202,8 +274,27 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 	if sqsh != "" {
 		pulled = rootfsConfig(st.Pid)
 	}
-	return plan.Container{Name: name, ID: id, Pid: st.Pid, ImageID: pulled.ID, Env: pulled.Env, Workdir: pulled.Workdir,
-		Unshare: f.spec.Unshare}, nil
+	c := plan.Container{Name: name, ID: id, Pid: st.Pid, ImageID: pulled.ID, Env: pulled.Env, Workdir: pulled.Workdir,
+		Unshare: f.spec.Unshare, Relay: f.relayBin != "", Job: s.JobID, Global: global, Squash: squash}
+	if f.spec.Entrypoint && len(pulled.Entrypoint) > 0 {
+		if f.relayBin == "" {
+			return plan.Container{}, errors.New("--container-entrypoint needs the relay client, which is not installed")
+		}
+		env, out, err := runEntrypoint(ctx, pm, d, name, pulled.Entrypoint, f.entryEnv)
+		if err != nil {
+			return plan.Container{}, err
+		}
+		c.Env = env
+		if f.spec.EntrypointLog {
+			c.Log = out
+		}
+	}
+	if f.relayBin != "" {
+		if err := startRelay(d, name); err != nil {
+			return plan.Container{}, err
+		}
+	}
+	return c, nil
 }
 
 // containerSpec turns the step's settings into podman's terms.
@@ -258,9 +349,33 @@ func nodeDown(args []string) error {
 	if err != nil {
 		return err
 	}
-	names = append(names, stale...)
-	if err := removeContainers(ctx, pm, d, names...); err != nil {
+	var remove []string
+	for _, n := range append(names, stale...) {
+		if !plan.IsGlobal(n, s.Node) {
+			remove = append(remove, n)
+		}
+	}
+	if err := removeContainers(ctx, pm, d, remove...); err != nil {
 		return err
+	}
+	// Global named containers this job used are stopped and kept.
+	running, err := pm.List(ctx, nodectr.Running)
+	if err != nil {
+		return err
+	}
+	for _, n := range running {
+		var c plan.Container
+		if !plan.IsGlobal(n, s.Node) {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(d.Run, n+".json")); err != nil || json.Unmarshal(b, &c) != nil || c.Job != s.JobID {
+			continue
+		}
+		stopRelay(d, n, true)
+		if err := pm.Stop(ctx, n); err != nil {
+			return err
+		}
+		unmountSquashfs(ctx, pm, d, n)
 	}
 	if err := imagestore.Release(f.imageStoreDir(d), s.Node, s.JobID); err != nil {
 		return err
@@ -287,15 +402,7 @@ func writeJSONAtomic(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp." + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("renaming %s: %w", tmp, err)
-	}
-	return nil
+	return writeFileAtomic(path, b)
 }
 
 func printJSON(v any) error {

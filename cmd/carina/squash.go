@@ -68,6 +68,7 @@ func unmountSquashfs(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name s
 func removeContainers(ctx context.Context, pm nodectr.Podman, d plan.Dirs, names ...string) error {
 	err := pm.Remove(ctx, names...)
 	for _, n := range names {
+		stopRelay(d, n, false)
 		unmountSquashfs(ctx, pm, d, n)
 		_ = os.Remove(filepath.Join(d.Run, n+".json"))
 	}

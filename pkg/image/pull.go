@@ -49,6 +49,8 @@ type Pulled struct {
 	Env     []string `json:"env"`
 	Workdir string   `json:"workdir"`
 	Squash  string   `json:"squash,omitempty"` // its squashed root filesystem, when made
+	// Entrypoint is the image's ENTRYPOINT (run with --container-entrypoint).
+	Entrypoint []string `json:"entrypoint,omitempty"`
 }
 
 // Pull copies the registry image ref into st and returns its id and
@@ -205,7 +207,7 @@ func inspect(ctx context.Context, st storage.Store, id string) (Pulled, error) {
 	if err != nil {
 		return Pulled{}, err
 	}
-	return Pulled{ID: id, Env: c.Env, Workdir: c.Workdir}, nil
+	return Pulled{ID: id, Env: c.Env, Workdir: c.Workdir, Entrypoint: c.Entrypoint}, nil
 }
 
 // describe turns a containers/image error into one line a user can act on.

@@ -60,6 +60,7 @@ type Spec struct {
 	Unshare     []string          // net, ipc, uts: private namespaces instead of the host's
 	Env         map[string]string // set in the container (seen by the entrypoint)
 	Annotations map[string]string
+	Global      bool // outlives its job (labelled carina.scope=global)
 }
 
 // RunArgs is the podman command line that starts spec: host network, PID,
@@ -75,12 +76,15 @@ func RunArgs(s Spec) []string {
 		"--label", plan.LabelManaged + "=1",
 		"--label", fmt.Sprintf("%s=%d", plan.LabelJob, s.JobID),
 		"--label", plan.LabelNode + "=" + s.Node,
-		"--pull=never",
+	}
+	if s.Global {
+		args = append(args, "--label", plan.LabelScope+"=global")
+	}
+	args = append(args, "--pull=never",
 		pick(private["net"], "--network=none", "--network=host"),
 		"--pid=host",
 		pick(private["ipc"], "--ipc=private", "--ipc=host"),
-		pick(private["uts"], "--uts=private", "--uts=host"),
-	}
+		pick(private["uts"], "--uts=private", "--uts=host"))
 	if !s.RemapRoot {
 		args = append(args, "--userns=keep-id")
 	}
@@ -130,6 +134,19 @@ func sortedKeys(m map[string]string) []string {
 func (p Podman) Unshare(ctx context.Context, args ...string) error {
 	_, err := p.run(ctx, append([]string{"unshare"}, args...)...)
 	return err
+}
+
+// Exec runs argv in the named container with extra variables env
+// (NAME=VALUE) and returns its output, stdout and stderr together.
+func (p Podman) Exec(ctx context.Context, name string, env, argv []string) (string, error) {
+	args := append(p.global(), "exec")
+	for _, e := range env {
+		args = append(args, "--env", e)
+	}
+	args = append(append(args, name), argv...)
+	cmd := exec.CommandContext(ctx, p.Bin, args...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // Start starts spec and returns the container id.
@@ -201,6 +218,18 @@ func (p Podman) List(ctx context.Context, which Which, labels ...string) ([]stri
 		return nil, err
 	}
 	return strings.Fields(string(out)), nil
+}
+
+// StartExisting starts a stopped container again (a global named one).
+func (p Podman) StartExisting(ctx context.Context, name string) error {
+	_, err := p.run(ctx, "start", name)
+	return err
+}
+
+// Stop stops a container at once, keeping it (a global named one).
+func (p Podman) Stop(ctx context.Context, name string) error {
+	_, err := p.run(ctx, "stop", "--time", "0", name)
+	return err
 }
 
 // Remove removes containers at once (their init holds no user state).

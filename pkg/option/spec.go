@@ -109,6 +109,24 @@ func (s source) one(option string) (string, string) {
 	return v[0], from
 }
 
+// Accumulates reports whether an option adds up when given several times
+// (--container-mounts, --container-env); any other option given twice
+// with different values is a contradiction.
+func Accumulates(option string) bool {
+	return option == "container-mounts" || option == "container-env"
+}
+
+// Without returns vs without v.
+func Without(vs []string, v string) []string {
+	var out []string
+	for _, x := range vs {
+		if x != v {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // boolean resolves a --X / --no-X pair (or --container-writable /
 // --container-readonly) from the command line, else the environment.
 func (s source) boolean(yes, no string) (val, set bool, err error) {
@@ -165,6 +183,11 @@ func ParseBool(v string) (bool, error) {
 // an environment file (--environment); d are the site's defaults. Every
 // contradiction or malformed value is an error here, at submit time.
 func Build(flags Flags, getenv func(string) string, cwd string, loadFile func(string) (EnvFile, error), d Defaults) (Spec, error) {
+	for name, vs := range flags {
+		if len(vs) > 1 && !Accumulates(name) {
+			return Spec{}, fmt.Errorf("--%s given twice with different values (%s)", name, strings.Join(vs, ", "))
+		}
+	}
 	src := source{flags, getenv}
 	s := Spec{Cwd: cwd, MountHome: d.MountHome, RemapRoot: d.RemapRoot, Writable: d.Writable, Entrypoint: d.Entrypoint}
 	var f EnvFile

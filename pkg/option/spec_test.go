@@ -23,6 +23,7 @@ func TestBuild(t *testing.T) {
 		err   string
 	}{
 		{"nothing: inactive", nil, nil, noFile, func(s Spec) bool { return !s.Active() }, ""},
+		{"two images", Flags{"container-image": {"a", "b"}}, nil, noFile, nil, "given twice with different values (a, b)"},
 		{"image", Flags{"container-image": {"debian:12"}}, nil, noFile,
 			func(s Spec) bool { return s.Active() && s.Image == "debian:12" && s.Writable }, ""},
 		{"env default", nil, map[string]string{"CARINA_CONTAINER_IMAGE": "a"}, noFile, func(s Spec) bool { return s.Image == "a" }, ""},

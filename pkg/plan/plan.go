@@ -19,6 +19,9 @@ const (
 	LabelManaged = "carina.managed"
 	LabelJob     = "carina.job"
 	LabelNode    = "carina.node"
+	// LabelScope marks a named container that outlives its job
+	// (container_scope = "global").
+	LabelScope = "carina.scope"
 )
 
 // NamePrefix starts every container name.
@@ -81,6 +84,18 @@ func NamedContainer(s Step, name string) string {
 	return fmt.Sprintf("%s%d-%s-n-%s", NamePrefix, s.JobID, s.Node, name)
 }
 
+// GlobalContainer is a named container that outlives its job
+// (container_scope = "global"): the same name in every job of the user on
+// this node.
+func GlobalContainer(s Step, name string) string {
+	return fmt.Sprintf("%sg-%s-%s", NamePrefix, s.Node, name)
+}
+
+// IsGlobal reports whether name is a global named container of node.
+func IsGlobal(name, node string) bool {
+	return strings.HasPrefix(name, fmt.Sprintf("%sg-%s-", NamePrefix, node))
+}
+
 // JobPrefix is the name prefix of every container of a job on a node.
 func JobPrefix(jobID uint32, node string) string {
 	return fmt.Sprintf("%s%d-%s-", NamePrefix, jobID, node)
@@ -108,4 +123,13 @@ type Container struct {
 	// when the user asked for it.
 	Joined bool   `json:"joined,omitempty"`
 	Log    string `json:"log,omitempty"`
+	// Relay is true when the container has the Slurm command relay
+	// (/.carina/bin first in the tasks' PATH).
+	Relay bool `json:"relay,omitempty"`
+	// Job is the job that last started or joined it; Global marks a
+	// container that outlives its job; Squash is the squashfs file its
+	// root filesystem is mounted from ("" when it runs on layers).
+	Job    uint32 `json:"job,omitempty"`
+	Global bool   `json:"global,omitempty"`
+	Squash string `json:"squash,omitempty"`
 }

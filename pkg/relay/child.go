@@ -4,14 +4,14 @@ package relay
 // the server's path (never the client's), the environment is the
 // client's with the host's PATH and without the dynamic loader settings
 // meant for the container's libraries, the standard fds are the client's
-// own, and the working directory is the client's, entered through its
-// directory fd.
+// own, and the working directory is the client's (see childDir: under its
+// own name when the host has it at the same path, else through its fd).
 //
-// The working directory: Go's fork/exec (syscall/exec_linux.go) calls
+// Entering a directory by fd: Go's fork/exec (syscall/exec_linux.go) calls
 // chdir(Dir) in the child after fork and before it moves any fd, and a
 // forked child has a copy of the parent's fd table; so Dir =
 // "/proc/self/fd/N", N the server's number for the received directory
-// fd, is the client's directory itself (a /proc magic link: the open
+// fd, would be the client's directory itself (a /proc magic link: the open
 // directory, not a path looked up again), fchdir in effect. The fd is
 // close-on-exec, so the command does not inherit it.
 
@@ -101,7 +101,7 @@ func (s *Server) start(ss *session, req Request, fds []int) (string, error) {
 		}
 	}
 	attr := &syscall.ProcAttr{
-		Dir:   "/proc/self/fd/" + strconv.Itoa(fds[3]),
+		Dir:   childDir(req.Cwd, fds[3]),
 		Env:   childEnv(req.Env, s.path),
 		Files: []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])},
 		Sys:   &syscall.SysProcAttr{},
@@ -128,4 +128,28 @@ func (s *Server) start(ss *session, req Request, fds []int) (string, error) {
 	ss.proc = proc
 	s.log.Printf("relay: %s pid %d: started %s", name, pid, bin)
 	return name, nil
+}
+
+// childDir is where the command runs: the caller's directory under its own
+// name when the host has the same directory at that path (the usual case
+// for home and shared filesystems, mounted at the same path inside); else
+// the directory itself through its fd when the host can name it; else "/",
+// because a directory only the container can see has no host path for
+// getcwd (srun needs one) and none the other nodes would know.
+func childDir(name string, fd int) string {
+	var want unix.Stat_t
+	if unix.Fstat(fd, &want) != nil {
+		return "/"
+	}
+	same := func(p string) bool {
+		var st unix.Stat_t
+		return filepath.IsAbs(p) && unix.Stat(p, &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino
+	}
+	if same(name) {
+		return name
+	}
+	if p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); err == nil && same(p) {
+		return p
+	}
+	return "/"
 }

@@ -78,7 +78,11 @@ func (c *Client) Run(argv, env []string) (Status, error) {
 	if len(files) != 3 {
 		return Status{}, fmt.Errorf("relay: %d standard files, want 3", len(files))
 	}
-	frame, err := encodeFrame(Request{Argv: argv, Env: env})
+	cwdName := c.Dir
+	if cwdName == "" {
+		cwdName, _ = os.Getwd()
+	}
+	frame, err := encodeFrame(Request{Argv: argv, Env: env, Cwd: cwdName})
 	if err != nil {
 		return Status{}, err
 	}

@@ -62,6 +62,11 @@ const numFDs = 4
 type Request struct {
 	Argv []string `json:"argv"`
 	Env  []string `json:"env"`
+	// Cwd is the caller's working directory as it names it. The host
+	// uses that name when it is the very directory of the cwd fd (a
+	// directory mounted at the same path on both sides), so that srun
+	// passes a path the other nodes know.
+	Cwd string `json:"cwd,omitempty"`
 }
 
 // Message is a later client frame: a signal to deliver to the command.

@@ -104,3 +104,18 @@ func Build(image []string, file map[string]string, hostWins []string, hostHas fu
 	}
 	return out
 }
+
+// PrependPath puts dir first in the PATH among vars; when vars set no
+// PATH, the task's own (hostPath) is extended.
+func PrependPath(vars []Var, dir, hostPath string) []Var {
+	for i := range vars {
+		if vars[i].Name == "PATH" {
+			vars[i].Value = dir + ":" + vars[i].Value
+			return vars
+		}
+	}
+	if hostPath == "" {
+		hostPath = "/usr/local/bin:/usr/bin:/bin"
+	}
+	return append(vars, Var{"PATH", dir + ":" + hostPath})
+}

@@ -62,3 +62,14 @@ func TestBuild(t *testing.T) {
 		})
 	}
 }
+
+func TestPrependPath(t *testing.T) {
+	got := PrependPath([]Var{{"A", "1"}, {"PATH", "/img/bin"}}, "/.carina/bin", "/host")
+	if got[1].Value != "/.carina/bin:/img/bin" {
+		t.Fatalf("image PATH: %v", got)
+	}
+	got = PrependPath(nil, "/.carina/bin", "/host/bin")
+	if len(got) != 1 || got[0].Value != "/.carina/bin:/host/bin" {
+		t.Fatalf("no image PATH: %v", got)
+	}
+}

@@ -8,6 +8,9 @@
 #   debian:12   Debian 12 minbase root filesystem (mmdebstrap, from this machine's apt
 #               mirror). Env PATH=<standard>, CARINA_IMAGE=debian12; WorkingDir /;
 #               Cmd /bin/bash.
+#   busybox:1   Debian's static busybox (/bin/sh and a few applets) and nothing else:
+#               no glibc, no Slurm. Env PATH=/bin, CARINA_IMAGE=busybox; ENTRYPOINT
+#               /entry.sh (prints a line, exports FROM_ENTRYPOINT=yes, execs "$@").
 #   noshell:1   One static binary /hello and nothing else (no /bin/sh, no libc).
 #               Env PATH=/, CARINA_IMAGE=noshell; WorkingDir /; Cmd /hello.
 #               /hello prints exactly one line:
@@ -38,7 +41,7 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 # Writes an OCI image layout with a single gzip layer made from LAYER_TAR (an
 # uncompressed tar), an image config with the given Env/Cmd and WorkingDir "/".
 make_layout() {
-	local out=$1 tag=$2 layer_tar=$3 env_json=$4 cmd_json=$5
+	local out=$1 tag=$2 layer_tar=$3 env_json=$4 cmd_json=$5 entry_json=${6:-null}
 	local blobs=$out/blobs/sha256 diff_id layer_digest layer_size cfg cfg_digest cfg_size man man_digest man_size
 	mkdir -p "$blobs"
 	diff_id=$(sha256_of "$layer_tar")
@@ -49,9 +52,10 @@ make_layout() {
 
 	cfg=$out/config.tmp
 	jq -n --arg diff "sha256:$diff_id" --argjson env "$env_json" --argjson cmd "$cmd_json" \
+		--argjson entry "$entry_json" \
 		--arg created "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '{
 			created: $created, architecture: "amd64", os: "linux",
-			config: {Env: $env, Cmd: $cmd, WorkingDir: "/"},
+			config: ({Env: $env, Cmd: $cmd, WorkingDir: "/"} + (if $entry then {Entrypoint: $entry} else {} end)),
 			rootfs: {type: "layers", diff_ids: [$diff]},
 			history: [{created: $created, created_by: "carina test/cluster/images.sh"}]
 		}' >"$cfg"
@@ -182,6 +186,40 @@ build_noshell() {
 	log "noshell:1 built"
 }
 
+# busybox:1: a static busybox and nothing else (no glibc, no Slurm), with
+# an ENTRYPOINT that exports a variable and execs its arguments.
+# shellcheck disable=SC2016 # the script is written as it is, unexpanded
+BUSYBOX_ENTRY='#!/bin/sh
+echo "entrypoint ran as uid $(id -u)"
+export FROM_ENTRYPOINT=yes
+exec "$@"
+'
+
+build_busybox() {
+	local name=busybox1 key tmp app
+	key=$(printf 'busybox v1
+%s' "$BUSYBOX_ENTRY" | cat - /bin/busybox | sha256sum | cut -d' ' -f1)
+	if cached "$name" "$key"; then
+		log "busybox:1 cached"
+		return
+	fi
+	log "building busybox:1 (static busybox)"
+	mkdir -p "$CACHE"
+	tmp=$(mktemp -d "$CACHE/build.XXXXXX")
+	mkdir -p "$tmp/rootfs/bin" "$tmp/rootfs/tmp"
+	cp /bin/busybox "$tmp/rootfs/bin/busybox"
+	for app in sh ls cat echo id env test sleep grep wc true false hostname pwd kill readlink; do
+		ln -s busybox "$tmp/rootfs/bin/$app"
+	done
+	printf '%s' "$BUSYBOX_ENTRY" >"$tmp/rootfs/entry.sh"
+	chmod 0755 "$tmp/rootfs" "$tmp/rootfs/bin" "$tmp/rootfs/bin/busybox" "$tmp/rootfs/entry.sh"
+	chmod 1777 "$tmp/rootfs/tmp"
+	tar -C "$tmp/rootfs" --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 -cf "$tmp/layer.tar" .
+	make_layout "$tmp/layout" 1 "$tmp/layer.tar" '["PATH=/bin","CARINA_IMAGE=busybox"]' '["/bin/sh"]' '["/entry.sh"]'
+	publish "$name" "$key" "$tmp"
+	log "busybox:1 built"
+}
+
 # push CACHENAME REPO:TAG
 push() {
 	local dir=$CACHE/$1 ref=$REGISTRY/$2 tag=${2##*:} want have
@@ -230,6 +268,8 @@ build_files() {
 rm -rf "$CACHE"/build.* 2>/dev/null || true
 build_debian
 build_noshell
+build_busybox
 push debian12 debian:12
 push noshell1 noshell:1
+push busybox1 busybox:1
 build_files

@@ -12,6 +12,8 @@ RUNTIME_DIR=/run/carina             # plugin runtime_dir= (plugstack.conf)
 STORE_DIR=/var/lib/carina           # plugin store_dir= (plugstack.conf)
 IMAGE_STORE_BASE=/var/lib/carina-images # plugin image_store=<this>/{uid}: stands in for a shared filesystem
 SITE_STORE=/var/lib/carina-site     # plugin site_image_store=: an admin's store every user reads
+SITE_MOUNT=/var/lib/carina-test/site-mount     # carina.toml [mounts] default: mounted at /site everywhere
+DENIED_MOUNT=/var/lib/carina-test/denied-mount # carina.toml [mounts] denied
 REGISTRY_LOG=$LOG_DIR/registry.log  # HTTP access log, combined format, one line per request
 
 _prog=$(basename "$0" .sh)

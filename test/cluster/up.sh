@@ -201,7 +201,26 @@ if [[ $NO_PLUGIN == 1 ]]; then
 	log "CARINA_NO_PLUGIN=1: empty plugstack.conf (the carina plugin is NOT loaded)"
 	: | write_file /etc/slurm/plugstack.conf || true
 else
-	echo "required $PLUGIN helper=$HELPER runtime_dir=$RUNTIME_DIR store_dir=$STORE_DIR image_store=$IMAGE_STORE_BASE/{uid} site_image_store=$SITE_STORE" |
+	# The site configuration file, root-owned as the plugin requires; the
+	# plugstack line names it and overrides one key (helper), the way a
+	# site would.
+	install -d -m 0755 /etc/carina "$SITE_MOUNT" "$DENIED_MOUNT"
+	echo "a file every container sees at /site" >"$SITE_MOUNT/README"
+	cat <<-EOF | write_file /etc/carina/carina.toml 0644 || true
+		# carina's test cluster (test/cluster/up.sh)
+		helper = "/nonexistent/overridden/on/the/plugstack/line"
+		runtime_dir = "$RUNTIME_DIR"
+		store_dir = "$STORE_DIR"
+		image_store = "$IMAGE_STORE_BASE/{uid}"
+		site_image_store = "$SITE_STORE"
+		[podman]
+		extra_flags = ["--log-level=error"]
+		[mounts]
+		default = ["$SITE_MOUNT:/site:ro"]
+		denied = ["/etc/shadow", "$DENIED_MOUNT"]
+	EOF
+	chown root:root /etc/carina/carina.toml
+	echo "required $PLUGIN config=/etc/carina/carina.toml helper=$HELPER" |
 		write_file /etc/slurm/plugstack.conf || true
 fi
 for ((n = 1; n <= NODES; n++)); do
@@ -359,10 +378,13 @@ export CARINA_TEST_XDG_RUNTIME_DIR=$XDG_DIR
 export CARINA_TEST_REGISTRY=$CARINA_TEST_REGISTRY
 export CARINA_TEST_IMAGE_DEBIAN=$CARINA_TEST_REGISTRY/debian:12
 export CARINA_TEST_IMAGE_NOSHELL=$CARINA_TEST_REGISTRY/noshell:1
+export CARINA_TEST_IMAGE_BUSYBOX=$CARINA_TEST_REGISTRY/busybox:1
 export CARINA_TEST_NODES=$NODES
 export CARINA_TEST_REGISTRY_LOG=$REGISTRY_LOG
 export CARINA_TEST_IMAGE_STORE=$IMAGE_STORE_BASE/$TEST_UID
 export CARINA_TEST_SITE_STORE=$SITE_STORE
+export CARINA_TEST_SITE_MOUNT=$SITE_MOUNT
+export CARINA_TEST_DENIED_MOUNT=$DENIED_MOUNT
 export CARINA_TEST_REGISTRY_CONF=$REG_CONF
 export CARINA_TEST_REGISTRY_PIDFILE=$STATE_DIR/registry.pid
 export CARINA_TEST_REGISTRY_ERRLOG=$LOG_DIR/registry-daemon.log

@@ -77,11 +77,12 @@ load helpers
 	echo "$output"
 	[ "$status" -eq 0 ]
 	grep -q '^hello from the shell-less image: node=n[0-9]* rank=0' <<<"$output"
-	# sinfo exists on the host only.
-	run as_user srun -N1 --container-image="$CARINA_TEST_IMAGE_DEBIAN" sinfo
+	# skopeo exists on the host only (Slurm's own commands are relayed:
+	# 080-sbatch-relay.bats).
+	run as_user srun -N1 --container-image="$CARINA_TEST_IMAGE_DEBIAN" skopeo --version
 	echo "$output"
 	[ "$status" -ne 0 ]
-	grep -q 'execve(): sinfo: No such file or directory' <<<"$output"
+	grep -q 'execve(): skopeo: No such file or directory' <<<"$output"
 	assert_clean
 }
 

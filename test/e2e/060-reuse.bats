@@ -25,6 +25,10 @@ teardown_file() {
 	rm -f /tmp/carina-e2e-ctrs
 }
 
+teardown() {
+	global_scope off
+}
+
 @test "a second step with the same settings joins the running containers; other settings get their own" {
 	run as_user salloc -N2 bash -c "
 		srun -N2 --container-image=$IMG true && /tmp/carina-e2e-ctrs > /tmp/carina-e2e-a.\$SLURM_JOB_ID &&
@@ -62,5 +66,57 @@ teardown_file() {
 	grep -q 'carina: --container-name=other:exec: no container of that name runs' <<<"$output"
 	grep -q create-new <<<"$output"
 	# Named containers are the job's: removed at its end (container_scope=job).
+	assert_clean
+}
+
+@test "--container-save writes the container's filesystem as a squashfs that --container-image starts from" {
+	out=/tmp/carina-e2e-save
+	rm -rf "$out"
+	install -d -o "$CARINA_TEST_USER" "$out"
+	run as_user srun -N1 -n2 --container-image="$IMG" --container-remap-root --container-writable \
+		--container-save="$out/saved.sqsh" bash -c 'echo "kept by $SLURM_PROCID" > /saved-$SLURM_PROCID'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %U "$out/saved.sqsh")" = "$CARINA_TEST_USER" ]
+	[ -z "$(ls "$out" | grep carina-tmp)" ]
+	run as_user srun -N1 --container-image="$out/saved.sqsh" bash -c 'cat /saved-0 /saved-1; . /etc/os-release; echo $ID'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "kept by 0
+kept by 1
+debian" ]
+	rm -rf "$out"
+	assert_clean
+}
+
+# global_scope on|off: switch the site's container_scope (read afresh by
+# every srun, slurmstepd and epilog); teardown switches it off whatever
+# a test did.
+global_scope() {
+	sed -i '/^container_scope = /d' /etc/carina/carina.toml
+	if [[ $1 == on ]]; then
+		sed -i '1a container_scope = "global"' /etc/carina/carina.toml
+	fi
+}
+
+@test "container_scope = global: a named container outlives its job, stopped, and the next job starts it again" {
+	global_scope on
+	run as_user srun -N1 -w n1 --container-image="$IMG" --container-name=keep --container-remap-root touch /kept-across-jobs
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# After the job: no process runs, the container is kept on n1.
+	wait_for 30 no_user_procs
+	[ "$(store_containers n1 | grep -c '^carina-g-n1-keep$')" -eq 1 ]
+	run as_user srun -N1 -w n1 --container-name=keep test -e /kept-across-jobs
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run as_user srun -N1 -w n1 --container-image="$IMG" --container-name=keep:create true
+	[ "$status" -ne 0 ]
+	grep -q 'a container of that name exists on this node' <<<"$output"
+	wait_for 30 no_user_procs
+	# The user removes a kept container; podman leaves its pause process.
+	node_podman n1 rm --force carina-g-n1-keep
+	kill -KILL "$(cat "/run/carina/n1/$CARINA_TEST_UID/libpod/tmp/pause.pid")"
+	global_scope off
 	assert_clean
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bats
+# The site's TOML configuration (/etc/carina/carina.toml, named on the
+# plugstack.conf line with config=): default mounts, denied mount sources,
+# the plugstack line overriding a key, and `carina config check`.
+
+load helpers
+
+IMG=$CARINA_TEST_IMAGE_DEBIAN
+
+@test "the cluster's plugstack line names the TOML file and overrides one of its keys" {
+	grep -q "config=/etc/carina/carina.toml helper=/usr/local/lib/carina/carina" /etc/slurm/plugstack.conf
+	# The file's helper is a path that does not exist: jobs work only
+	# because the plugstack line wins.
+	grep -q '^helper = "/nonexistent/' /etc/carina/carina.toml
+	run as_user srun -N1 --container-image="$IMG" cat /etc/debian_version
+	[ "$status" -eq 0 ]
+}
+
+@test "[mounts] default: every container gets the site's mounts" {
+	run as_user srun -N2 --container-image="$IMG" cat /site/README
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'a file every container sees at /site' <<<"$output")" -eq 2 ]
+}
+
+@test "[mounts] denied: a denied source, even through a symlink, is refused at submit" {
+	install -d -o "$CARINA_TEST_USER" /tmp/carina-e2e-site
+	ln -sfn "$CARINA_TEST_DENIED_MOUNT" /tmp/carina-e2e-site/link
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="$CARINA_TEST_DENIED_MOUNT:/x" true
+	grep -q "denied by the site configuration" <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts=/tmp/carina-e2e-site/link:/x true
+	grep -q "denied by the site configuration" <<<"$output"
+	rm -rf /tmp/carina-e2e-site
+}
+
+@test "carina config check accepts the installed file and names file:line of a mistake" {
+	run /usr/local/lib/carina/carina config check /etc/carina/carina.toml
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "/etc/carina/carina.toml: ok" ]
+	bad=$(mktemp)
+	printf 'runtime_dir = "/run/carina"\n[podman]\nbinary = "/usr/bin/podman"\nextra_flag = []\n' >"$bad"
+	run /usr/local/lib/carina/carina config check --no-owner-check "$bad"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	grep -q "$bad:4: unknown key \"podman.extra_flag\"" <<<"$output"
+	# Owned by a user: refused, whatever it says.
+	chown "$CARINA_TEST_USER" "$bad"
+	run /usr/local/lib/carina/carina config check "$bad"
+	[ "$status" -eq 1 ]
+	grep -q 'must be owned by root' <<<"$output"
+	rm -f "$bad"
+}
