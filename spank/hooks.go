@@ -120,6 +120,9 @@ func nodeSpec(sp *C.struct_spank_handle) (option.Spec, bool, error) {
 	if ids, err := readJobIDs(sp, true); err == nil && ids.step == externStep {
 		return spec, false, nil
 	}
+	if err := spec.Validate(); err != nil {
+		return spec, true, fmt.Errorf("%s: %w", envSpec, err)
+	}
 	return spec, true, nil
 }
 

@@ -83,6 +83,21 @@ func (f nodeFlags) step() plan.Step {
 	return plan.Step{JobID: uint32(f.job), Node: f.node, UID: uint32(os.Getuid())}
 }
 
+// lockStep validates the step and takes the lock that serialises the
+// helper's runs for this node and user.
+func (f nodeFlags) lockStep() (plan.Step, plan.Dirs, func(), error) {
+	s := f.step()
+	if err := s.Validate(); err != nil {
+		return s, plan.Dirs{}, nil, err
+	}
+	d := plan.DirsFor(f.runtimeDir, f.storeDir, s)
+	unlock, err := imagestore.Lock(filepath.Join(d.Run, "lock"))
+	if err != nil {
+		return s, d, nil, err
+	}
+	return s, d, unlock, nil
+}
+
 func (f nodeFlags) podmanFor(d plan.Dirs) nodectr.Podman {
 	p := nodectr.Podman{Bin: f.podman, GraphRoot: d.Graph, RunRoot: d.RunRoot, Driver: "overlay"}
 	if f.imageStore != "" {
@@ -101,12 +116,7 @@ func nodeUp(args []string) error {
 		return err
 	}
 	resetOOMScore()
-	s := f.step()
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	d := plan.DirsFor(f.runtimeDir, f.storeDir, s)
-	unlock, err := imagestore.Lock(filepath.Join(d.Run, "lock"))
+	s, d, unlock, err := f.lockStep()
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/carina-hpc/carina/pkg/imagestore"
 	"github.com/carina-hpc/carina/pkg/plan"
 )
 
@@ -46,19 +45,14 @@ func nodeSave(args []string) error {
 		return fmt.Errorf("node save: --name and an absolute --out are required")
 	}
 	resetOOMScore()
-	s := f.step()
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	if !plan.IsJobContainer(name, s.JobID, s.Node) {
-		return fmt.Errorf("node save: %s is not a container of job %d on %s", name, s.JobID, s.Node)
-	}
-	d := plan.DirsFor(f.runtimeDir, f.storeDir, s)
-	unlock, err := imagestore.Lock(filepath.Join(d.Run, "lock"))
+	s, d, unlock, err := f.lockStep()
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	if !plan.IsJobContainer(name, s.JobID, s.Node) {
+		return fmt.Errorf("node save: %s is not a container of job %d on %s", name, s.JobID, s.Node)
+	}
 	ctx := context.Background()
 	pm := f.podmanFor(d)
 	st, ok, err := pm.Inspect(ctx, name)

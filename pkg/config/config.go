@@ -12,6 +12,8 @@
 package config
 
 import (
+	"github.com/carina-hpc/carina/pkg/option"
+
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -192,7 +194,7 @@ var byArg, byKey = func() (map[string]*setting, map[string]*setting) {
 func argValue(k kind, val string) (any, error) {
 	switch k {
 	case kBool:
-		return parseBool(val)
+		return option.ParseBool(val) // pyxis's spellings, as for the users' variables
 	case kInt:
 		n, err := strconv.ParseInt(val, 10, 64)
 		if err != nil {
@@ -203,18 +205,6 @@ func argValue(k kind, val string) (any, error) {
 		return val, nil
 	}
 	return nil, errors.New("only in the configuration file")
-}
-
-// parseBool parses a boolean as pyxis does: 1, true, yes, y or 0, false,
-// no, n, in any case.
-func parseBool(s string) (bool, error) {
-	switch strings.ToLower(s) {
-	case "1", "true", "yes", "y":
-		return true, nil
-	case "0", "false", "no", "n":
-		return false, nil
-	}
-	return false, errors.New("want 1, true, yes, y or 0, false, no, n")
 }
 
 func checkPath(p string) error {

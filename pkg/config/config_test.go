@@ -22,7 +22,7 @@ func TestParseArgs(t *testing.T) {
 					!c.MountHome && c.RemapRoot && !c.Writable && c.Entrypoint
 			}, ""},
 		{"bad scope", []string{"container_scope=node"}, nil, "want job or global"},
-		{"bad bool", []string{"relay=maybe"}, nil, "want 1, true, yes, y or 0, false, no, n"},
+		{"bad bool", []string{"relay=maybe"}, nil, "want 1/true/yes/y or 0/false/no/n"},
 		{"relative environments dir", []string{"environments_dir=envs"}, nil, "clean absolute path"},
 		{"file-only key", []string{"extra_flags=--x"}, nil, `unknown key "extra_flags"`},
 		{"relative config", []string{"config=carina.toml"}, nil, "clean absolute path"},

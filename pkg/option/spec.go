@@ -374,3 +374,54 @@ func (s Spec) ContainerKey(ref string) string {
 	}
 	return string(b)
 }
+
+// Validate checks a Spec that arrives from the job's environment (which
+// the user controls) before slurmstepd acts on it: the same rules Build
+// applies, so a hand-made CARINA_SPEC gets no further than an option.
+func (s Spec) Validate() error {
+	if s.Image != "" {
+		if _, err := ParseImage(s.Image, s.Cwd); err != nil {
+			return err
+		}
+	}
+	if s.Name != "" && !nameRE.MatchString(s.Name) {
+		return fmt.Errorf("container name %q: a name is 1 to 64 letters, digits, '_', '.' or '-'", s.Name)
+	}
+	switch s.NameMode {
+	case "", NameAuto, NameCreate, NameExec, NameNoExec:
+	default:
+		return fmt.Errorf("container name mode %q: want auto, create, exec or no_exec", s.NameMode)
+	}
+	for _, ns := range s.Unshare {
+		if !unshare[ns] {
+			return fmt.Errorf("namespace %q is not one of net, ipc, uts", ns)
+		}
+	}
+	for _, n := range s.ContainerEnv {
+		if !envRE.MatchString(n) {
+			return fmt.Errorf("%q is not a variable name", n)
+		}
+	}
+	for n := range s.Env {
+		if !envRE.MatchString(n) {
+			return fmt.Errorf("%q is not a variable name", n)
+		}
+	}
+	for _, m := range s.Mounts {
+		if !filepath.IsAbs(m.Target) || filepath.Clean(m.Target) != m.Target || m.Target == "/" ||
+			(!m.Tmpfs && (!filepath.IsAbs(m.Source) || filepath.Clean(m.Source) != m.Source)) {
+			return fmt.Errorf("mount %s:%s: want clean absolute paths", m.Source, m.Target)
+		}
+		for _, f := range m.Flags {
+			if !m.Tmpfs && !bindFlags[f] || m.Tmpfs && strings.ContainsAny(f, " ,:") {
+				return fmt.Errorf("mount %s: bad flag %q", m.Target, f)
+			}
+		}
+	}
+	for _, p := range []string{s.Workdir, s.Save} {
+		if p != "" && (!filepath.IsAbs(p) || filepath.Clean(p) != p) {
+			return fmt.Errorf("%q: want a clean absolute path", p)
+		}
+	}
+	return nil
+}

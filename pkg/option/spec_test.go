@@ -128,3 +128,29 @@ func TestContainerKey(t *testing.T) {
 		t.Fatal("a container setting or the image did not change the key")
 	}
 }
+
+func TestValidate(t *testing.T) {
+	good := Spec{Image: "debian:12", Cwd: "/", Name: "n", NameMode: NameAuto, Workdir: "/w",
+		Mounts: []Mount{{Source: "/a", Target: "/b", Flags: []string{"ro"}}, {Target: "/t", Tmpfs: true}}}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("good spec: %v", err)
+	}
+	for name, mutate := range map[string]func(*Spec){
+		"name":      func(s *Spec) { s.Name = "../x" },
+		"mode":      func(s *Spec) { s.NameMode = "often" },
+		"unshare":   func(s *Spec) { s.Unshare = []string{"pid"} },
+		"env name":  func(s *Spec) { s.Env = map[string]string{"A=B": "1"} },
+		"target":    func(s *Spec) { s.Mounts = []Mount{{Source: "/a", Target: "rel"}} },
+		"source":    func(s *Spec) { s.Mounts = []Mount{{Source: "/a/../etc", Target: "/x"}} },
+		"flag":      func(s *Spec) { s.Mounts = []Mount{{Source: "/a", Target: "/x", Flags: []string{"x-create=dir"}}} },
+		"workdir":   func(s *Spec) { s.Workdir = "w" },
+		"image":     func(s *Spec) { s.Image = "bad image" },
+		"var names": func(s *Spec) { s.ContainerEnv = []string{"1A"} },
+	} {
+		s := good
+		mutate(&s)
+		if err := s.Validate(); err == nil {
+			t.Errorf("%s: a bad spec passed", name)
+		}
+	}
+}

@@ -8,7 +8,7 @@ REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	[ "$status" -eq 0 ]
 	echo "$output"
 	want=$(printf '%s\n' plugin_name plugin_type plugin_version slurm_spank_exit slurm_spank_init \
-		slurm_spank_init_post_opt slurm_spank_job_epilog slurm_spank_task_init spank_plugin_version | sort)
+		slurm_spank_init_post_opt slurm_spank_job_epilog slurm_spank_task_exit slurm_spank_task_init spank_plugin_version | sort)
 	[ "$output" = "$want" ]
 }
 

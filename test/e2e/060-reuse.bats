@@ -55,7 +55,9 @@ teardown() {
 		srun --container-image=$IMG --container-name=work test -e /state-kept && echo auto-joins &&
 		{ srun --container-image=$IMG --container-name=work:create true; echo create-status=\$?; } &&
 		{ srun --container-name=other:exec true; echo exec-missing-status=\$?; } &&
-		srun --container-image=$IMG --container-name=other:create test ! -e /state-kept && echo create-new"
+		srun --container-image=$IMG --container-name=other:create test ! -e /state-kept && echo create-new &&
+		{ srun --container-image=$IMG --container-name=work:no_exec true; echo no-exec-running-status=\$?; } &&
+		srun --container-image=$IMG --container-name=third:no_exec true && echo no-exec-creates"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	grep -q exec-sees-state <<<"$output"
@@ -65,6 +67,9 @@ teardown() {
 	grep -q 'exec-missing-status=[1-9]' <<<"$output"
 	grep -q 'carina: --container-name=other:exec: no container of that name runs' <<<"$output"
 	grep -q create-new <<<"$output"
+	grep -q 'no-exec-running-status=[1-9]' <<<"$output"
+	grep -q 'carina: --container-name=work:no_exec: a container of that name runs already' <<<"$output"
+	grep -q no-exec-creates <<<"$output"
 	# Named containers are the job's: removed at its end (container_scope=job).
 	assert_clean
 }

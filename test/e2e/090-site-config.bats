@@ -51,3 +51,21 @@ IMG=$CARINA_TEST_IMAGE_DEBIAN
 	grep -q 'must be owned by root' <<<"$output"
 	rm -f "$bad"
 }
+
+@test "[defaults]: the site changes a flag's default; the command line still wins" {
+	cp -p /etc/carina/carina.toml /tmp/carina-e2e-site.toml
+	printf '[defaults]\nremap_root = true\nwritable = false\n' >>/etc/carina/carina.toml
+	run as_user srun -N1 --container-image="$IMG" bash -c 'id -u; touch /x 2>&1 || true'
+	echo "$output"
+	run_status=$status
+	out1=$output
+	run as_user srun -N1 --container-image="$IMG" --no-container-remap-root id -u
+	out2=$output
+	cp -p /tmp/carina-e2e-site.toml /etc/carina/carina.toml
+	rm -f /tmp/carina-e2e-site.toml
+	[ "$run_status" -eq 0 ]
+	[ "$(head -n1 <<<"$out1")" = 0 ]
+	grep -q 'Read-only file system' <<<"$out1"
+	[ "$out2" = "$CARINA_TEST_UID" ]
+	assert_clean
+}
