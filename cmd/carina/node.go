@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
@@ -122,9 +125,6 @@ func nodeUp(args []string) error {
 	}
 	defer unlock()
 	ctx := context.Background()
-	if err := f.initImageStore(ctx, d); err != nil {
-		return err
-	}
 	pm := f.podmanFor(d)
 	global := f.spec.Name != "" && f.scope == "global"
 	name := plan.ContainerName(s, f.spec.ContainerKey(f.image))
@@ -135,18 +135,35 @@ func nodeUp(args []string) error {
 		name = plan.NamedContainer(s, f.spec.Name)
 	}
 	stateFile := filepath.Join(d.Run, name+".json")
-
+	var saved plan.Container
+	haveState := false
+	if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &saved) == nil {
+		haveState = true
+	}
+	// A later step of the job: the container's init still runs (the very
+	// process, by its start time), so it is joined without asking podman.
+	if haveState && saved.Pid > 0 && saved.Start != 0 && processStart(saved.Pid) == saved.Start {
+		if err := checkNameMode(f.spec, true, global); err != nil {
+			return err
+		}
+		c, err := f.rejoin(ctx, pm, d, name, saved, nodectr.State{ID: saved.ID, Pid: saved.Pid, Running: true})
+		if err != nil {
+			return err
+		}
+		if err := writeJSONAtomic(stateFile, c); err != nil {
+			return err
+		}
+		return printJSON(c)
+	}
+	if err := f.initImageStore(ctx, d); err != nil {
+		return err
+	}
 	st, exists, err := pm.Inspect(ctx, name)
 	if err != nil {
 		return err
 	}
 	if err := checkNameMode(f.spec, exists && st.Running, exists && global); err != nil {
 		return err
-	}
-	var saved plan.Container
-	haveState := false
-	if b, err := os.ReadFile(stateFile); err == nil && json.Unmarshal(b, &saved) == nil {
-		haveState = true
 	}
 	if exists && haveState && (st.Running || global) {
 		c, err := f.rejoin(ctx, pm, d, name, saved, st)
@@ -198,6 +215,7 @@ func (f nodeFlags) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, n
 		}
 	}
 	c.Pid, c.ID, c.Joined, c.Log, c.Job = st.Pid, st.ID, true, "", uint32(f.job)
+	c.Start = processStart(st.Pid)
 	if c.Relay && !relayRunning(d, name) {
 		if err := prepareRelayDir(d, name); err != nil {
 			return c, err
@@ -284,7 +302,8 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 	if sqsh != "" {
 		pulled = rootfsConfig(st.Pid)
 	}
-	c := plan.Container{Name: name, ID: id, Pid: st.Pid, ImageID: pulled.ID, Env: pulled.Env, Workdir: pulled.Workdir,
+	c := plan.Container{Name: name, ID: id, Pid: st.Pid, Start: processStart(st.Pid), ImageID: pulled.ID, Env: pulled.Env,
+		Workdir: pulled.Workdir,
 		Unshare: f.spec.Unshare, Relay: f.relayBin != "", Job: s.JobID, Global: global, Squash: squash}
 	if f.spec.Entrypoint && len(pulled.Entrypoint) > 0 {
 		if f.relayBin == "" {
@@ -417,4 +436,28 @@ func writeJSONAtomic(path string, v any) error {
 
 func printJSON(v any) error {
 	return json.NewEncoder(os.Stdout).Encode(v)
+}
+
+// processStart is the start time of pid (field 22 of /proc/PID/stat, in
+// clock ticks since boot), which tells a process from a later one that
+// got its pid; 0 when pid does not run.
+func processStart(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; count from its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0
+	}
+	n, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }

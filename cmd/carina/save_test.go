@@ -1,11 +1,26 @@
 package main
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 func TestUnescapeMount(t *testing.T) {
 	for in, want := range map[string]string{`/in\040side`: "/in side", `/plain`: "/plain", `/a\134b`: `/a\b`} {
 		if got := unescapeMount(in); got != want {
 			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestProcessStart(t *testing.T) {
+	if processStart(os.Getpid()) == 0 {
+		t.Fatal("no start time for this process")
+	}
+	if processStart(os.Getpid()) != processStart(os.Getpid()) {
+		t.Fatal("start time changed")
+	}
+	if got := processStart(1 << 30); got != 0 {
+		t.Fatalf("start time %d for a pid that cannot exist", got)
 	}
 }

@@ -112,6 +112,7 @@ type Container struct {
 	Name    string   `json:"name"`
 	ID      string   `json:"id"`
 	Pid     int      `json:"pid"`
+	Start   uint64   `json:"start,omitempty"` // the init's start time (/proc/PID/stat), to tell it from a reused pid
 	ImageID string   `json:"image_id"`
 	Env     []string `json:"env"`
 	Workdir string   `json:"workdir"`
