@@ -7,6 +7,15 @@ load helpers
 
 IMG=$CARINA_TEST_IMAGE_DEBIAN
 
+# Tests that edit the site file keep a copy in /tmp/carina-e2e-site.toml;
+# it is put back whatever the test did.
+teardown() {
+	if [[ -f /tmp/carina-e2e-site.toml ]]; then
+		cp -p /tmp/carina-e2e-site.toml /etc/carina/carina.toml
+		rm -f /tmp/carina-e2e-site.toml
+	fi
+}
+
 @test "the cluster's plugstack line names the TOML file and overrides one of its keys" {
 	grep -q "config=/etc/carina/carina.toml helper=/usr/local/lib/carina/carina" /etc/slurm/plugstack.conf
 	# The file's helper is a path that does not exist: jobs work only
@@ -67,5 +76,20 @@ IMG=$CARINA_TEST_IMAGE_DEBIAN
 	[ "$(head -n1 <<<"$out1")" = 0 ]
 	grep -q 'Read-only file system' <<<"$out1"
 	[ "$out2" = "$CARINA_TEST_UID" ]
+	assert_clean
+}
+
+@test "[mounts] allowed: only sources under the allowed prefixes are mounted" {
+	cp -p /etc/carina/carina.toml /tmp/carina-e2e-site.toml
+	sed -i 's|^default = |allowed = ["/tmp/carina-e2e-allowed"]\ndefault = |' /etc/carina/carina.toml
+	install -d -o "$CARINA_TEST_USER" /tmp/carina-e2e-allowed /tmp/carina-e2e-allowed2
+	run as_user srun -N1 --container-image="$IMG" --container-mounts=/tmp/carina-e2e-allowed:/a true
+	ok_status=$status
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts=/tmp/carina-e2e-allowed2:/a true
+	refused=$output
+	cp -p /tmp/carina-e2e-site.toml /etc/carina/carina.toml
+	rm -rf /tmp/carina-e2e-site.toml /tmp/carina-e2e-allowed /tmp/carina-e2e-allowed2
+	[ "$ok_status" -eq 0 ]
+	grep -q 'is not under an allowed mount source (/tmp/carina-e2e-allowed)' <<<"$refused"
 	assert_clean
 }
