@@ -18,6 +18,9 @@ Commands run by the SPANK plugin, as the job user:
   node save   write a node container's filesystem as a squashfs file (--container-save)
   relay serve --socket PATH   run the containers' srun, sbatch... on the host
 For users (srun and sbatch run these on the submit host):
+  kept [--node NODE] list | rm NAME...
+                              the named containers container_scope=global keeps
+                              on a node (run it there: srun -w NODE carina kept list)
   resolve IMAGE               print IMAGE pinned to its current digest
   pull --store DIR IMAGE      pull IMAGE into an image store, with progress
 For users and admins, on an image store (root runs these as the store's owner):
@@ -62,6 +65,8 @@ func run(args []string) int {
 		err = nodeDown(args[2:])
 	case args[0] == "node" && len(args) > 1 && args[1] == "save":
 		err = nodeSave(args[2:])
+	case args[0] == "kept":
+		err = keptCmd(args[1:])
 	case args[0] == "resolve":
 		err = resolveCmd(args[1:])
 	case args[0] == "pull":

@@ -119,9 +119,17 @@ global_scope() {
 	[ "$status" -ne 0 ]
 	grep -q 'a container of that name exists on this node' <<<"$output"
 	wait_for 30 no_user_procs
-	# The user removes a kept container; podman leaves its pause process.
-	node_podman n1 rm --force carina-g-n1-keep
-	kill -KILL "$(cat "/run/carina/n1/$CARINA_TEST_UID/libpod/tmp/pause.pid")"
+	# The user lists and removes the kept container on its node.
+	run as_user srun -N1 -w n1 /usr/local/lib/carina/carina kept list
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = keep ]
+	run as_user srun -N1 -w n1 /usr/local/lib/carina/carina kept rm keep
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run as_user srun -N1 -w n1 /usr/local/lib/carina/carina kept rm keep
+	[ "$status" -ne 0 ]
+	grep -q 'no kept container "keep" on node n1' <<<"$output"
 	global_scope off
 	assert_clean
 }
