@@ -56,8 +56,15 @@ func carinaNodeUp(sp *C.struct_spank_handle) C.int {
 	if !active {
 		return 0
 	}
+	ids, idErr := readJobIDs(sp, true)
+	if idErr == nil && ids.step == externStep {
+		return 0 // no user command, no container
+	}
 	if err == nil {
-		err = nodeUp(sp, spec)
+		err = idErr
+	}
+	if err == nil {
+		err = nodeUp(sp, spec, ids)
 	}
 	if err != nil {
 		msg := err.Error()
@@ -117,16 +124,13 @@ func nodeSpec(sp *C.struct_spank_handle) (option.Spec, bool, error) {
 	if !spec.Active() {
 		return spec, false, nil
 	}
-	if ids, err := readJobIDs(sp, true); err == nil && ids.step == externStep {
-		return spec, false, nil
-	}
 	if err := spec.Validate(); err != nil {
 		return spec, true, fmt.Errorf("%s: %w", envSpec, err)
 	}
 	return spec, true, nil
 }
 
-func nodeUp(sp *C.struct_spank_handle, spec option.Spec) error {
+func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 	ref := ""
 	if spec.Image != "" {
 		img, err := option.ParseImage(spec.Image, spec.Cwd)
@@ -137,10 +141,6 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec) error {
 		if pin := inheritedFrom(img, spankGetenv(sp, envResolvedFrom), spankGetenv(sp, envResolved)); pin != "" {
 			ref = pin // pinned once for the whole job on the submit side
 		}
-	}
-	ids, err := readJobIDs(sp, true)
-	if err != nil {
-		return err
 	}
 	node, err := stepNodeName(sp, ids.nodeid)
 	if err != nil {

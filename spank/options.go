@@ -39,15 +39,6 @@ func recordedFlags() option.Flags {
 // whose environment holds them).
 const spankEnvPrefix = "SLURM_SPANK__SLURM_SPANK_OPTION_carina_"
 
-// pairs are the options that decide one setting together: given on the
-// command line, either one hides both inherited ones.
-var pairs = map[string]string{
-	"container-mount-home": "no-container-mount-home", "no-container-mount-home": "container-mount-home",
-	"container-remap-root": "no-container-remap-root", "no-container-remap-root": "container-remap-root",
-	"container-entrypoint": "no-container-entrypoint", "no-container-entrypoint": "container-entrypoint",
-	"container-writable": "container-readonly", "container-readonly": "container-writable",
-}
-
 // effectiveFlags are the options of this command over those a nested srun
 // inherits from its job's sbatch or salloc (read with lookup). Slurm
 // replays the inherited ones through the option callbacks too, so the
@@ -75,8 +66,10 @@ func effectiveFlags(lookup func(string) (string, bool)) option.Flags {
 		switch {
 		case len(own) > 0 && !option.Accumulates(name):
 			f[name] = own // this command's value wins
-		case len(f[pairs[name]]) > 0 && inherited[pairs[name]] == "":
-			delete(f, name) // this command gave the other half of the pair
+		case len(f[option.OtherHalf(name)]) > 0 && inherited[option.OtherHalf(name)] == "":
+			// This command gave the other half of the pair: given on the
+			// command line, either half hides both inherited ones.
+			delete(f, name)
 		case len(f[name]) == 0:
 			f[name] = []string{v}
 		}

@@ -38,9 +38,14 @@ type nodeFlags struct {
 	entryEnv             []string    // NAME=VALUE given to the entrypoint (--container-env)
 }
 
-func parseNodeFlags(name string, args []string, wantImage bool) (nodeFlags, error) {
+// parseNodeFlags parses the flags node up, down and save share; extra
+// adds a command's own flags to the set.
+func parseNodeFlags(name string, args []string, wantImage bool, extra ...func(*flag.FlagSet)) (nodeFlags, error) {
 	var f nodeFlags
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	for _, add := range extra {
+		add(fs)
+	}
 	fs.UintVar(&f.job, "job", 0, "Slurm job id")
 	fs.StringVar(&f.node, "node", "", "Slurm node name")
 	fs.StringVar(&f.runtimeDir, "runtime-dir", "/run/carina", "site runtime directory")

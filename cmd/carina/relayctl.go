@@ -40,21 +40,22 @@ func prepareRelay(d plan.Dirs, name, binDir string) ([]string, error) {
 }
 
 // relayRunning reports whether the container's relay server is alive.
-func relayRunning(d plan.Dirs, name string) bool {
-	pid := relayPid(d, name)
-	if pid <= 0 {
-		return false
-	}
-	cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && strings.Contains(string(cmd), "relay\x00serve")
-}
+func relayRunning(d plan.Dirs, name string) bool { return livePid(d, name) > 0 }
 
-func relayPid(d plan.Dirs, name string) int {
+// livePid is the pid of the container's relay server when it runs, else 0.
+func livePid(d plan.Dirs, name string) int {
 	b, err := os.ReadFile(filepath.Join(relayDir(d, name), "pid"))
 	if err != nil {
 		return 0
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 {
+		return 0
+	}
+	cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmd), "relay\x00serve") {
+		return 0
+	}
 	return pid
 }
 
@@ -101,8 +102,7 @@ func startRelay(d plan.Dirs, name string) error {
 // commands it runs; SIGKILL after 7 s) and removes its directory, unless
 // keepDir (a kept container mounts it when it starts again).
 func stopRelay(d plan.Dirs, name string, keepDir bool) {
-	if relayRunning(d, name) {
-		pid := relayPid(d, name)
+	if pid := livePid(d, name); pid > 0 {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 		for end := time.Now().Add(7 * time.Second); time.Now().Before(end) && syscall.Kill(pid, 0) == nil; {
 			time.Sleep(20 * time.Millisecond)

@@ -22,22 +22,10 @@ import (
 
 func nodeSave(args []string) error {
 	var name, out string
-	rest := args[:0:0]
-	fs := flag.NewFlagSet("node save", flag.ContinueOnError)
-	fs.StringVar(&name, "name", "", "the container to save")
-	fs.StringVar(&out, "out", "", "the squashfs file to write")
-	// The common node flags follow; parse ours first.
-	for i := 0; i < len(args); i++ {
-		if (args[i] == "--name" || args[i] == "--out") && i+1 < len(args) {
-			if err := fs.Parse(args[i : i+2]); err != nil {
-				return err
-			}
-			i++
-			continue
-		}
-		rest = append(rest, args[i])
-	}
-	f, err := parseNodeFlags("node save", rest, false)
+	f, err := parseNodeFlags("node save", args, false, func(fs *flag.FlagSet) {
+		fs.StringVar(&name, "name", "", "the container to save")
+		fs.StringVar(&out, "out", "", "the squashfs file to write")
+	})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package option
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -71,6 +72,65 @@ var (
 	envRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	unshare = map[string]bool{"net": true, "ipc": true, "uts": true}
 )
+
+// pair is a flag and its opposite, which decide one setting together.
+type pair struct{ yes, no string }
+
+var (
+	pairMountHome  = pair{"container-mount-home", "no-container-mount-home"}
+	pairRemapRoot  = pair{"container-remap-root", "no-container-remap-root"}
+	pairEntrypoint = pair{"container-entrypoint", "no-container-entrypoint"}
+	pairWritable   = pair{"container-writable", "container-readonly"}
+	pairs          = []pair{pairMountHome, pairRemapRoot, pairEntrypoint, pairWritable}
+)
+
+// OtherHalf is the opposite of a paired flag (no-container-mount-home for
+// container-mount-home, container-readonly for container-writable, ...),
+// or "" for a flag without one.
+func OtherHalf(option string) string {
+	for _, p := range pairs {
+		switch option {
+		case p.yes:
+			return p.no
+		case p.no:
+			return p.yes
+		}
+	}
+	return ""
+}
+
+// checkName checks the name of --container-name=NAME[:MODE].
+func checkName(name string) error {
+	if !nameRE.MatchString(name) {
+		return errors.New("a name is 1 to 64 letters, digits, '_', '.' or '-'")
+	}
+	return nil
+}
+
+// checkMode checks the mode of --container-name=NAME[:MODE].
+func checkMode(mode string) error {
+	switch mode {
+	case NameAuto, NameCreate, NameExec, NameNoExec:
+		return nil
+	}
+	return errors.New("the mode must be auto, create, exec or no_exec")
+}
+
+// checkUnshare checks a --container-unshare namespace.
+func checkUnshare(ns string) error {
+	if !unshare[ns] {
+		return fmt.Errorf("%q is not one of net, ipc, uts", ns)
+	}
+	return nil
+}
+
+// checkVarName checks the name of an environment variable.
+func checkVarName(n string) error {
+	if !envRE.MatchString(n) {
+		return fmt.Errorf("%q is not a variable name", n)
+	}
+	return nil
+}
 
 // EnvName is the environment default of an option: CARINA_CONTAINER_IMAGE
 // for container-image, CARINA_CONTAINER_MOUNT_HOME for container-mount-home.
@@ -223,13 +283,11 @@ func Build(flags Flags, getenv func(string) string, cwd string, loadFile func(st
 		if mode == "" {
 			mode = NameAuto
 		}
-		if !nameRE.MatchString(name) {
-			return Spec{}, fmt.Errorf("%s=%s: a name is 1 to 64 letters, digits, '_', '.' or '-'", from, v)
+		if err := checkName(name); err != nil {
+			return Spec{}, fmt.Errorf("%s=%s: %w", from, v, err)
 		}
-		switch mode {
-		case NameAuto, NameCreate, NameExec, NameNoExec:
-		default:
-			return Spec{}, fmt.Errorf("%s=%s: the mode must be auto, create, exec or no_exec", from, v)
+		if err := checkMode(mode); err != nil {
+			return Spec{}, fmt.Errorf("%s=%s: %w", from, v, err)
 		}
 		s.Name, s.NameMode = name, mode
 	}
@@ -243,19 +301,19 @@ func Build(flags Flags, getenv func(string) string, cwd string, loadFile func(st
 		s.Save = filepath.Clean(v)
 	}
 	for _, b := range []struct {
-		yes, no string
-		file    *bool
-		dst     *bool
+		flags pair
+		file  *bool
+		dst   *bool
 	}{
-		{"container-mount-home", "no-container-mount-home", f.MountHome, &s.MountHome},
-		{"container-remap-root", "no-container-remap-root", f.Remap, &s.RemapRoot},
-		{"container-entrypoint", "no-container-entrypoint", f.Entrypoint, &s.Entrypoint},
-		{"container-writable", "container-readonly", f.Writable, &s.Writable},
+		{pairMountHome, f.MountHome, &s.MountHome},
+		{pairRemapRoot, f.Remap, &s.RemapRoot},
+		{pairEntrypoint, f.Entrypoint, &s.Entrypoint},
+		{pairWritable, f.Writable, &s.Writable},
 	} {
 		if b.file != nil {
 			*b.dst = *b.file
 		}
-		v, set, err := src.boolean(b.yes, b.no)
+		v, set, err := src.boolean(b.flags.yes, b.flags.no)
 		if err != nil {
 			return Spec{}, err
 		}
@@ -295,23 +353,23 @@ func Build(flags Flags, getenv func(string) string, cwd string, loadFile func(st
 		names = append(names, strings.Split(v, ",")...)
 	}
 	for _, n := range names {
-		if !envRE.MatchString(n) {
-			return Spec{}, fmt.Errorf("%s: %q is not a variable name", orDefault(from, "container_env"), n)
+		if err := checkVarName(n); err != nil {
+			return Spec{}, fmt.Errorf("%s: %w", orDefault(from, "container_env"), err)
 		}
 	}
 	s.ContainerEnv = dedup(names)
 	if v, from := src.one("container-unshare"); v != "" {
 		for _, ns := range strings.Split(v, ",") {
-			if !unshare[ns] {
-				return Spec{}, fmt.Errorf("%s=%s: %q is not one of net, ipc, uts", from, v, ns)
+			if err := checkUnshare(ns); err != nil {
+				return Spec{}, fmt.Errorf("%s=%s: %w", from, v, err)
 			}
 		}
 		s.Unshare = dedup(strings.Split(v, ","))
 		sort.Strings(s.Unshare)
 	}
 	for k := range f.Env {
-		if !envRE.MatchString(k) {
-			return Spec{}, fmt.Errorf("%s: %q is not a variable name", f.Path, k)
+		if err := checkVarName(k); err != nil {
+			return Spec{}, fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}
 	s.Env, s.Annotations = f.Env, f.Annotations
@@ -384,27 +442,29 @@ func (s Spec) Validate() error {
 			return err
 		}
 	}
-	if s.Name != "" && !nameRE.MatchString(s.Name) {
-		return fmt.Errorf("container name %q: a name is 1 to 64 letters, digits, '_', '.' or '-'", s.Name)
+	if s.Name != "" {
+		if err := checkName(s.Name); err != nil {
+			return fmt.Errorf("container name %q: %w", s.Name, err)
+		}
 	}
-	switch s.NameMode {
-	case "", NameAuto, NameCreate, NameExec, NameNoExec:
-	default:
-		return fmt.Errorf("container name mode %q: want auto, create, exec or no_exec", s.NameMode)
+	if s.NameMode != "" {
+		if err := checkMode(s.NameMode); err != nil {
+			return fmt.Errorf("container name mode %q: %w", s.NameMode, err)
+		}
 	}
 	for _, ns := range s.Unshare {
-		if !unshare[ns] {
-			return fmt.Errorf("namespace %q is not one of net, ipc, uts", ns)
+		if err := checkUnshare(ns); err != nil {
+			return err
 		}
 	}
 	for _, n := range s.ContainerEnv {
-		if !envRE.MatchString(n) {
-			return fmt.Errorf("%q is not a variable name", n)
+		if err := checkVarName(n); err != nil {
+			return err
 		}
 	}
 	for n := range s.Env {
-		if !envRE.MatchString(n) {
-			return fmt.Errorf("%q is not a variable name", n)
+		if err := checkVarName(n); err != nil {
+			return err
 		}
 	}
 	for _, m := range s.Mounts {

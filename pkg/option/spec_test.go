@@ -154,3 +154,15 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestOtherHalf(t *testing.T) {
+	for in, want := range map[string]string{
+		"container-mount-home": "no-container-mount-home", "no-container-remap-root": "container-remap-root",
+		"container-readonly": "container-writable", "container-entrypoint": "no-container-entrypoint",
+		"container-image": "", "container-entrypoint-log": "",
+	} {
+		if got := OtherHalf(in); got != want {
+			t.Errorf("OtherHalf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
