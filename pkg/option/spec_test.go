@@ -136,16 +136,24 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("good spec: %v", err)
 	}
 	for name, mutate := range map[string]func(*Spec){
-		"name":      func(s *Spec) { s.Name = "../x" },
-		"mode":      func(s *Spec) { s.NameMode = "often" },
-		"unshare":   func(s *Spec) { s.Unshare = []string{"pid"} },
-		"env name":  func(s *Spec) { s.Env = map[string]string{"A=B": "1"} },
-		"target":    func(s *Spec) { s.Mounts = []Mount{{Source: "/a", Target: "rel"}} },
-		"source":    func(s *Spec) { s.Mounts = []Mount{{Source: "/a/../etc", Target: "/x"}} },
-		"flag":      func(s *Spec) { s.Mounts = []Mount{{Source: "/a", Target: "/x", Flags: []string{"x-create=dir"}}} },
-		"workdir":   func(s *Spec) { s.Workdir = "w" },
-		"image":     func(s *Spec) { s.Image = "bad image" },
-		"var names": func(s *Spec) { s.ContainerEnv = []string{"1A"} },
+		"name":            func(s *Spec) { s.Name = "../x" },
+		"mode":            func(s *Spec) { s.NameMode = "often" },
+		"unshare":         func(s *Spec) { s.Unshare = []string{"pid"} },
+		"env name":        func(s *Spec) { s.Env = map[string]string{"A=B": "1"} },
+		"target":          func(s *Spec) { s.Mounts = []Mount{{Source: "/a", Target: "rel"}} },
+		"source":          func(s *Spec) { s.Mounts = []Mount{{Source: "/a/../etc", Target: "/x"}} },
+		"flag":            func(s *Spec) { s.Mounts = []Mount{{Source: "/a", Target: "/x", Flags: []string{"x-create=dir"}}} },
+		"workdir":         func(s *Spec) { s.Workdir = "w" },
+		"image":           func(s *Spec) { s.Image = "bad image" },
+		"var names":       func(s *Spec) { s.ContainerEnv = []string{"1A"} },
+		"colon in source": func(s *Spec) { s.Mounts = []Mount{{Source: "/a:/etc", Target: "/x"}} },
+		"comma in target": func(s *Spec) { s.Mounts = []Mount{{Source: "/a", Target: "/x,rw"}} },
+		"comma in tmpfs":  func(s *Spec) { s.Mounts = []Mount{{Target: "/t", Tmpfs: true, Flags: []string{"size=1,exec"}}} },
+		"tmpfs source":    func(s *Spec) { s.Mounts = []Mount{{Source: "/a", Target: "/t", Tmpfs: true}} },
+		"annotation key":  func(s *Spec) { s.Annotations = map[string]string{"a=b": "c"} },
+		"NUL":             func(s *Spec) { s.Env = map[string]string{"A": "x\x00y"} },
+		"relative cwd":    func(s *Spec) { s.Cwd = "tmp" },
+		"save":            func(s *Spec) { s.Save = "/a/../b" },
 	} {
 		s := good
 		mutate(&s)
@@ -164,5 +172,29 @@ func TestOtherHalf(t *testing.T) {
 		if got := OtherHalf(in); got != want {
 			t.Errorf("OtherHalf(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestDecodeSpec(t *testing.T) {
+	good, err := EncodeSpec(Spec{Image: "debian:12", Cwd: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := DecodeSpec(good); err != nil || s.Image != "debian:12" {
+		t.Fatalf("DecodeSpec(%s) = %+v, %v", good, s, err)
+	}
+	for name, js := range map[string]string{
+		"unknown field": `{"image":"debian:12","cwd":"/","privileged":true}`,
+		"two documents": `{"cwd":"/"}{"cwd":"/"}`,
+		"not JSON":      `image=debian`,
+		"invalid":       `{"image":"bad image","cwd":"/"}`,
+		"too large":     `{"cwd":"/","env":{"A":"` + strings.Repeat("x", MaxSpecBytes) + `"}}`,
+	} {
+		if _, err := DecodeSpec(js); err == nil {
+			t.Errorf("%s: DecodeSpec accepted %.60s", name, js)
+		}
+	}
+	if _, err := EncodeSpec(Spec{Cwd: "/", Env: map[string]string{"A": strings.Repeat("x", MaxSpecBytes)}}); err == nil {
+		t.Error("EncodeSpec accepted a spec too large to travel")
 	}
 }
