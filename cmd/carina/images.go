@@ -20,6 +20,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
 	"github.com/carina-hpc/carina/pkg/runas"
+	"github.com/carina-hpc/carina/pkg/safetext"
 )
 
 // The store commands (images, inspect, rmi, gc) open a user's image store
@@ -367,8 +368,8 @@ func removeImages(st storage.Store, dir string, queries []string, force bool, w,
 				return err
 			}
 			if len(leases) > 0 && !force {
-				return fmt.Errorf("image %s (%.12s) is in use by %d job lease(s) (%s); --force removes it anyway",
-					q, img.ID, len(leases), leases[0])
+				return fmt.Errorf("image %s (%s) is in use by %d job lease(s) (%s); --force removes it anyway",
+					q, safetext.Escape(imagestore.ShortID(img.ID)), len(leases), safetext.Escape(leases[0]))
 			}
 			if err := image.RemoveStored(st, img.ID); err != nil {
 				return err
@@ -377,7 +378,7 @@ func removeImages(st storage.Store, dir string, queries []string, force bool, w,
 			if err := imagestore.Forget(dir, img.ID); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(w, img.ID)
+			_, err = fmt.Fprintln(w, safetext.Escape(img.ID))
 			return err
 		}()
 		if err != nil {

@@ -12,6 +12,8 @@ import (
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
+
+	"github.com/carina-hpc/carina/pkg/safetext"
 )
 
 // StoredLayer is one layer of a stored image.
@@ -170,7 +172,7 @@ func FindStored(images []StoredImage, query string) (StoredImage, error) {
 		}
 		ids := make([]string, len(found))
 		for i, f := range found {
-			ids[i] = f.ID[:min(12, len(f.ID))]
+			ids[i] = safetext.Escape(f.ID[:min(12, len(f.ID))]) // the store's user wrote it
 		}
 		return StoredImage{}, fmt.Errorf("image name %q is ambiguous: it matches images %s", query, strings.Join(ids, ", "))
 	}

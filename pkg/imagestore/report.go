@@ -1,6 +1,7 @@
 package imagestore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/carina-hpc/carina/pkg/safetext"
 )
 
 // Row is one image as `carina images` (and `carina gc`) reports it. The
@@ -93,8 +96,16 @@ func joinNames(names []string) string {
 	if len(names) == 0 {
 		return "<none>"
 	}
-	return strings.Join(names, ", ")
+	escaped := make([]string, len(names))
+	for i, n := range names {
+		escaped[i] = safetext.Escape(n)
+	}
+	return strings.Join(escaped, ", ")
 }
+
+// tableID is an id as a table shows it: short, and escaped like every
+// name read from a store, which its user can write (safetext.Escape).
+func tableID(id string) string { return safetext.Escape(ShortID(id)) }
 
 // WriteTable writes rows as an aligned table, one line per image, names
 // last because they are long.
@@ -106,7 +117,7 @@ func WriteTable(w io.Writer, rows []Row, now time.Time) error {
 		if r.LastUsed != nil {
 			last = *r.LastUsed
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ShortID(r.ID), HumanBytes(r.Size),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", tableID(r.ID), HumanBytes(r.Size),
 			Ago(r.Created, now), Ago(last, now), yesNo(r.InUse), joinNames(r.Names))
 	}
 	if err := tw.Flush(); err != nil {
@@ -115,11 +126,17 @@ func WriteTable(w io.Writer, rows []Row, now time.Time) error {
 	return nil
 }
 
-// WriteJSON writes v as indented JSON followed by a newline.
+// WriteJSON writes v as indented JSON followed by a newline, with the
+// characters encoding/json leaves raw but a terminal may act on (DEL, C1
+// controls, other non-printing runes) escaped too (safetext.JSON).
 func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	if _, err := w.Write(safetext.JSON(b.Bytes())); err != nil {
 		return fmt.Errorf("writing JSON: %w", err)
 	}
 	return nil
@@ -161,7 +178,7 @@ func WriteGCTable(w io.Writer, r GCReport, now time.Time) error {
 			if g.LastUsed != nil {
 				last = *g.LastUsed
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ShortID(g.ID), HumanBytes(g.Size), HumanBytes(g.Freed),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", tableID(g.ID), HumanBytes(g.Size), HumanBytes(g.Freed),
 				Ago(last, now), joinNames(g.Names))
 		}
 		if err := tw.Flush(); err != nil {

@@ -131,3 +131,57 @@ func TestGCReport(t *testing.T) {
 		t.Errorf("removed entry = %v", removed)
 	}
 }
+
+// A store's user can write any bytes into its names and ids; the tables
+// show them escaped, the JSON keeps them exactly, and neither passes a
+// control character to the terminal.
+func TestPlantedNames(t *testing.T) {
+	evil := "evil\x1b[2J\x1b]0;owned\x07:1\nbbbbbbbbbbbb  1 B  forged"
+	csi := "r.example/c\u009b2J:1"
+	row := NewRow("\x1b[31mdeadbeef\u009b", []string{evil, csi, "r.example/ok:1"}, 512, created, time.Time{}, nil)
+	var b bytes.Buffer
+	if err := WriteTable(&b, []Row{row}, now); err != nil {
+		t.Fatal(err)
+	}
+	want := "" +
+		"IMAGE ID         SIZE   CREATED      LAST USED  IN USE  NAMES\n" +
+		`\x1b[31mdeadbee  512 B  31 days ago  never      no      ` +
+		`evil\x1b[2J\x1b]0;owned\x07:1\nbbbbbbbbbbbb  1 B  forged, r.example/c\u009b2J:1, r.example/ok:1` + "\n"
+	if b.String() != want {
+		t.Errorf("table:\n%q\nwant\n%q", b.String(), want)
+	}
+	noControls(t, "table", b.String())
+
+	b.Reset()
+	if err := WriteGCTable(&b, GCReport{Removed: []GCRow{{Row: row, Freed: 512}}, AfterBytes: 0}, now); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(b.String(), "\n") != 3 || !strings.Contains(b.String(), `evil\x1b[2J`) {
+		t.Errorf("gc table:\n%s", b.String())
+	}
+	noControls(t, "gc table", b.String())
+
+	b.Reset()
+	if err := WriteJSON(&b, []Row{row}); err != nil {
+		t.Fatal(err)
+	}
+	noControls(t, "JSON", b.String())
+	var back []Row
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != 1 || back[0].ID != row.ID || !reflect.DeepEqual(back[0].Names, row.Names) {
+		t.Errorf("JSON does not keep the names: %+v", back)
+	}
+}
+
+// noControls fails on any C0 control but newline, on DEL and on any C1
+// control (U+0080 to U+009F) in s.
+func noControls(t *testing.T, what, s string) {
+	t.Helper()
+	for _, r := range s {
+		if (r < 0x20 && r != '\n') || (r >= 0x7f && r <= 0x9f) {
+			t.Fatalf("%s holds control character %U:\n%q", what, r, s)
+		}
+	}
+}
