@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -197,7 +197,10 @@ func withStore(dir string, modify bool, args []string, fn func(storage.Store, st
 
 // asStoreOwner runs the command again as the owner of dir when real root
 // runs it on a user's store, and exits with its status: files that root
-// rewrote would no longer be readable by the user and their podman.
+// rewrote would no longer be readable by the user and their podman. The
+// owner's process gets no terminal and no descriptor of root's, and what
+// it prints reaches root's terminal escaped (runas.Cmd.Stream); Ctrl-C
+// and the like end it.
 func asStoreOwner(dir string, fi os.FileInfo, args []string) error {
 	if os.Geteuid() != 0 || unshare.GetRootlessUID() != 0 || os.Getenv(unshare.UsernsEnvName) != "" {
 		return nil // not root, or already the user inside their namespace
@@ -222,17 +225,12 @@ func asStoreOwner(dir string, fi os.FileInfo, args []string) error {
 	if err != nil {
 		return fmt.Errorf("finding the carina binary: %w", err)
 	}
-	cmd := exec.Command(self, append([]string{os.Args[1], "--store", dir}, args...)...)
-	cmd.Env, cmd.Dir = runas.BaseEnv(u), "/"
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups}}
-	err = cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		os.Exit(0)
-	case errors.As(err, &exit) && exit.ExitCode() > 0:
-		os.Exit(exit.ExitCode())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	cmd := runas.Cmd{Path: self, Args: append([]string{os.Args[1], "--store", dir}, args...), As: u}
+	code, err := cmd.Stream(ctx, os.Stdout, os.Stderr)
+	if err == nil {
+		os.Exit(code)
 	}
 	return fmt.Errorf("running %s as %s, the owner of %s: %w", os.Args[1], u.Name, dir, err)
 }

@@ -12,13 +12,11 @@ import (
 	"flag"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/carina-hpc/carina/pkg/relay"
+	"github.com/carina-hpc/carina/pkg/runas"
 )
 
 const relayServeUsage = "usage: carina relay serve --socket PATH [--commands srun,sbatch,...] [--path DIRS]"
@@ -28,7 +26,7 @@ func relayServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	cloexecInherited()
+	runas.CloseInheritedOnExec()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return relay.Serve(ctx, cfg)
@@ -59,19 +57,4 @@ func parseRelayServe(args []string) (relay.Config, error) {
 		return relay.Config{}, errors.New("relay serve: --commands names no command")
 	}
 	return cfg, nil
-}
-
-// cloexecInherited marks every fd above 2 close-on-exec: fds the server
-// inherited open across exec (from the plugin, slurmstepd...) would
-// otherwise leak into every command it runs.
-func cloexecInherited() {
-	if unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
-		return
-	}
-	entries, _ := os.ReadDir("/proc/self/fd") // kernels before 5.11
-	for _, e := range entries {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
-			unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
-		}
-	}
 }

@@ -86,26 +86,16 @@ func (c Cmd) Output(ctx context.Context) ([]byte, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if !c.Self {
-		cmd.Env = append(BaseEnv(c.As), c.Env...)
-		cmd.Dir = "/"
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.As.UID, Gid: c.As.GID, Groups: c.As.Groups}
+	cmd, devnull, err := c.command(ctx)
+	if err != nil {
+		return nil, err
 	}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	defer devnull.Close()
 	var stdout, stderr limitedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if c.Progress != nil {
 		cmd.Stderr = io.MultiWriter(c.Progress, &stderr)
 	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
-	}
-	defer devnull.Close()
-	cmd.Stdin = devnull
 	err = cmd.Run()
 	if err == nil {
 		return stdout.Bytes(), nil
@@ -114,6 +104,28 @@ func (c Cmd) Output(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("carina: %s did not finish within %s", c.Path, c.Timeout)
 	}
 	return nil, helperError(c.Path, err, stderr.String())
+}
+
+// command prepares the helper's process: its own session (no controlling
+// terminal), stdin from /dev/null, and unless Self the user's credentials,
+// clean environment and / as working directory. Cancelling ctx kills its
+// whole process group. The caller closes devnull after the run.
+func (c Cmd) command(ctx context.Context) (cmd *exec.Cmd, devnull *os.File, err error) {
+	cmd = exec.CommandContext(ctx, c.Path, c.Args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if !c.Self {
+		cmd.Env = append(BaseEnv(c.As), c.Env...)
+		cmd.Dir = "/"
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.As.UID, Gid: c.As.GID, Groups: c.As.Groups}
+	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	devnull, err = os.Open(os.DevNull)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening %s: %w", os.DevNull, err)
+	}
+	cmd.Stdin = devnull
+	return cmd, devnull, nil
 }
 
 // LastCarinaLine returns the last line of output that starts "carina:",
