@@ -12,6 +12,7 @@ import (
 
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
+	"github.com/carina-hpc/carina/pkg/squashfs"
 )
 
 // resolveCmd prints the digest-pinned form of an image reference. srun and
@@ -64,7 +65,7 @@ func pullCmd(args []string) error {
 	if *site && *format != formatSquashfs {
 		return fmt.Errorf("--site needs --image-format squashfs: users read a site store's squashfs files only")
 	}
-	if sqsh, err := squashfsPath(fs.Arg(0)); err != nil || sqsh != "" {
+	if sqsh, err := squashfs.Path(fs.Arg(0)); err != nil || sqsh != "" {
 		return err // a squashfs file is mounted by the nodes, not imported
 	}
 	runroot, err := os.MkdirTemp("", "carina-pull-")

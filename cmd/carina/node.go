@@ -17,6 +17,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
+	"github.com/carina-hpc/carina/pkg/squashfs"
 )
 
 // nodeFlags are shared by node up and node down.
@@ -207,7 +208,7 @@ func nodeUp(args []string) error {
 func (f nodeFlags) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string, c plan.Container, st nodectr.State) (plan.Container, error) {
 	if !st.Running {
 		if c.Squash != "" {
-			if _, err := mountSquashfs(ctx, pm, d, name, c.Squash); err != nil {
+			if _, err := squashfs.Mount(ctx, pm, d, name, c.Squash); err != nil {
 				return c, err
 			}
 		}
@@ -257,7 +258,7 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 	spec.Global = global
 	squash := ""
 	var pulled image.Pulled
-	sqsh, err := squashfsPath(f.image)
+	sqsh, err := squashfs.Path(f.image)
 	if err != nil {
 		return plan.Container{}, err
 	}
@@ -265,13 +266,13 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 		// The admin's site store has it: start from its squashfs; nothing
 		// enters the user's store.
 		squash = imagestore.SquashFile(f.siteStore, site.ID)
-		if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, squash); err != nil {
+		if spec.RootFS, err = squashfs.Mount(ctx, pm, d, name, squash); err != nil {
 			return plan.Container{}, err
 		}
 		pulled = image.Pulled{ID: site.ID, Env: site.Env, Workdir: site.Workdir}
 	} else if sqsh != "" {
 		squash = sqsh
-		if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, sqsh); err != nil {
+		if spec.RootFS, err = squashfs.Mount(ctx, pm, d, name, sqsh); err != nil {
 			return plan.Container{}, err
 		}
 	} else {
@@ -284,7 +285,7 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 			// store, mounted here, instead of its layers. (A kept global
 			// container runs on the layers, which need no mount to
 			// start again.)
-			if spec.RootFS, err = mountSquashfs(ctx, pm, d, name, pulled.Squash); err != nil {
+			if spec.RootFS, err = squashfs.Mount(ctx, pm, d, name, pulled.Squash); err != nil {
 				return plan.Container{}, err
 			}
 		}
@@ -305,7 +306,7 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 		return plan.Container{}, fmt.Errorf("container %s for %s did not stay running: %v", name, f.image, err)
 	}
 	if sqsh != "" {
-		pulled = rootfsConfig(st.Pid)
+		pulled = squashfs.RootfsConfig(st.Pid)
 	}
 	c := plan.Container{Name: name, ID: id, Pid: st.Pid, Start: processStart(st.Pid), ImageID: pulled.ID, Env: pulled.Env,
 		Workdir: pulled.Workdir,
@@ -409,7 +410,7 @@ func nodeDown(args []string) error {
 		if err := pm.Stop(ctx, n); err != nil {
 			return err
 		}
-		unmountSquashfs(ctx, pm, d, n)
+		squashfs.Unmount(ctx, pm, d, n)
 	}
 	if err := imagestore.Release(f.imageStoreDir(d), s.Node, s.JobID); err != nil {
 		return err
@@ -419,7 +420,7 @@ func nodeDown(args []string) error {
 		return err
 	}
 	if len(left) == 0 {
-		killSquashfuse(d)
+		squashfs.KillLeftovers(d)
 		return nodectr.KillPause(d.Run)
 	}
 	return nil

@@ -1,135 +1,22 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 
-	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/plan"
-	"github.com/carina-hpc/carina/pkg/taskenv"
+	"github.com/carina-hpc/carina/pkg/squashfs"
 )
-
-// squashfsPath returns the path when src names a squashfs file (pyxis's
-// --container-image=/path/image.sqsh), else "".
-func squashfsPath(src string) (string, error) {
-	transport, path, ok := image.IsLocal(src)
-	if !ok || transport != "file" {
-		return "", nil
-	}
-	kind, err := image.Detect(path)
-	if err != nil {
-		return "", err
-	}
-	if kind != image.KindSquashfs {
-		return "", nil
-	}
-	return path, nil
-}
-
-func squashMount(d plan.Dirs, name string) string {
-	return filepath.Join(d.Run, "squash", name)
-}
-
-// mountSquashfs mounts the squashfs file read-only with squashfuse inside
-// podman's user and mount namespaces (the only place a rootless mount is
-// seen by podman), and returns the --rootfs value: the mount, with a
-// throw-away writable overlay on top. The pause process exists already:
-// podman was run before this (a mount made before it would be lost).
-func mountSquashfs(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name, path string) (string, error) {
-	mnt := squashMount(d, name)
-	if err := os.MkdirAll(mnt, 0o700); err != nil {
-		return "", fmt.Errorf("making the mount point %s: %w", mnt, err)
-	}
-	if err := pm.Unshare(ctx, "squashfuse", "-o", "ro", path, mnt); err != nil {
-		_ = os.Remove(mnt)
-		return "", fmt.Errorf("mounting %s: %w", path, err)
-	}
-	return mnt + ":O", nil
-}
-
-// unmountSquashfs undoes mountSquashfs; the squashfuse process then ends.
-func unmountSquashfs(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string) {
-	mnt := squashMount(d, name)
-	if _, err := os.Stat(mnt); err != nil {
-		return
-	}
-	_ = pm.Unshare(ctx, "umount", mnt)
-	_ = os.Remove(mnt)
-}
 
 // removeContainers removes containers and whatever was mounted for them.
 func removeContainers(ctx context.Context, pm nodectr.Podman, d plan.Dirs, names ...string) error {
 	err := pm.Remove(ctx, names...)
 	for _, n := range names {
 		stopRelay(d, n, false)
-		unmountSquashfs(ctx, pm, d, n)
+		squashfs.Unmount(ctx, pm, d, n)
 		_ = os.Remove(filepath.Join(d.Run, n+".json"))
 	}
 	return err
-}
-
-// killSquashfuse ends any squashfuse of this runtime directory that an
-// interrupted run left behind, before the pause process goes.
-func killSquashfuse(d plan.Dirs) {
-	mark := filepath.Join(d.Run, "squash") + "/"
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) > 0 && filepath.Base(args[0]) == "squashfuse" && strings.Contains(string(b), mark) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
-
-// rootfsConfig reads the environment and working directory of a squashfs
-// root filesystem the way enroot writes them: KEY=VALUE lines in
-// /etc/environment and a `cd "DIR"` line in /etc/rc.
-func rootfsConfig(pid int) image.Pulled {
-	root := fmt.Sprintf("/proc/%d/root", pid)
-	p := image.Pulled{Workdir: "/"}
-	if f, err := os.Open(filepath.Join(root, "etc/environment")); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export "))
-			name, val, ok := strings.Cut(line, "=")
-			if !ok || name == "" || strings.HasPrefix(name, "#") {
-				continue
-			}
-			p.Env = append(p.Env, name+"="+strings.Trim(val, `"'`))
-		}
-		f.Close()
-	}
-	if len(taskenv.FromImage(p.Env)) == 0 {
-		p.Env = append(p.Env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	}
-	if b, err := os.ReadFile(filepath.Join(root, "etc/rc")); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimSpace(line)
-			if rest, ok := strings.CutPrefix(line, "cd "); ok {
-				if dir := strings.Trim(strings.Fields(rest + " ")[0], `"'`); filepath.IsAbs(dir) {
-					p.Workdir = filepath.Clean(dir)
-				}
-				break
-			}
-		}
-	}
-	return p
 }
