@@ -17,6 +17,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
+	"github.com/carina-hpc/carina/pkg/relay"
 	"github.com/carina-hpc/carina/pkg/squashfs"
 )
 
@@ -222,11 +223,11 @@ func (f nodeFlags) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, n
 	}
 	c.Pid, c.ID, c.Joined, c.Log, c.Job = st.Pid, st.ID, true, "", uint32(f.job)
 	c.Start = processStart(st.Pid)
-	if c.Relay && !relayRunning(d, name) {
-		if err := prepareRelayDir(d, name); err != nil {
+	if c.Relay && !relay.Running(d.Run, name) {
+		if err := relay.PrepareDir(d.Run, name); err != nil {
 			return c, err
 		}
-		if err := startRelay(d, name); err != nil {
+		if err := relay.Start(d.Run, name); err != nil {
 			return c, err
 		}
 	}
@@ -291,7 +292,7 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 		}
 	}
 	if f.relayBin != "" {
-		vols, err := prepareRelay(d, name, f.relayBin)
+		vols, err := relay.Prepare(d.Run, name, f.relayBin)
 		if err != nil {
 			return plan.Container{}, err
 		}
@@ -315,7 +316,7 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 		if f.relayBin == "" {
 			return plan.Container{}, errors.New("--container-entrypoint needs the relay client, which is not installed")
 		}
-		env, out, err := runEntrypoint(ctx, pm, d, name, pulled.Entrypoint, f.entryEnv)
+		env, out, err := relay.RunEntrypoint(ctx, pm, d.Run, name, pulled.Entrypoint, f.entryEnv)
 		if err != nil {
 			return plan.Container{}, err
 		}
@@ -325,7 +326,7 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 		}
 	}
 	if f.relayBin != "" {
-		if err := startRelay(d, name); err != nil {
+		if err := relay.Start(d.Run, name); err != nil {
 			return plan.Container{}, err
 		}
 	}
@@ -406,7 +407,7 @@ func nodeDown(args []string) error {
 		if b, err := os.ReadFile(filepath.Join(d.Run, n+".json")); err != nil || json.Unmarshal(b, &c) != nil || c.Job != s.JobID {
 			continue
 		}
-		stopRelay(d, n, true)
+		relay.Stop(d.Run, n, true)
 		if err := pm.Stop(ctx, n); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/plan"
+	"github.com/carina-hpc/carina/pkg/relay"
 	"github.com/carina-hpc/carina/pkg/squashfs"
 )
 
@@ -14,7 +15,7 @@ import (
 func removeContainers(ctx context.Context, pm nodectr.Podman, d plan.Dirs, names ...string) error {
 	err := pm.Remove(ctx, names...)
 	for _, n := range names {
-		stopRelay(d, n, false)
+		relay.Stop(d.Run, n, false)
 		squashfs.Unmount(ctx, pm, d, n)
 		_ = os.Remove(filepath.Join(d.Run, n+".json"))
 	}

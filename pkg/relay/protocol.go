@@ -18,7 +18,9 @@
 //	         {"exit": 0} | {"signal": 9} | {"error": "carina: relay: ..."}
 //
 // This file holds the message types and the framing; server.go, session.go
-// and child.go the server; client.go the client.
+// and child.go the server; client.go the client; host.go the server's life
+// beside a node container (started, found, stopped by the helper) and the
+// image's entrypoint run through the client.
 package relay
 
 import (
