@@ -10,11 +10,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/carina-hpc/carina/pkg/config"
 	"github.com/carina-hpc/carina/pkg/nodectr"
-	"github.com/carina-hpc/carina/pkg/plan"
 )
 
 func keptCmd(args []string) error {
@@ -51,34 +49,15 @@ func keptCmd(args []string) error {
 	}
 	ctx := context.Background()
 	pm := f.podmanFor(d)
-	names, err := pm.List(ctx, nodectr.All, plan.LabelScope+"=global", plan.LabelNode+"="+s.Node)
+	if rest[0] == "rm" {
+		return nodectr.RemoveKept(ctx, pm, d, s, rest[1:])
+	}
+	names, err := nodectr.Kept(ctx, pm, s)
 	if err != nil {
 		return err
 	}
-	prefix := plan.GlobalContainer(s, "")
-	if rest[0] == "list" {
-		for _, n := range names {
-			fmt.Println(strings.TrimPrefix(n, prefix))
-		}
-		return nil
-	}
-	have := map[string]bool{}
 	for _, n := range names {
-		have[n] = true
-	}
-	var remove []string
-	for _, want := range rest[1:] {
-		n := plan.GlobalContainer(s, want)
-		if !have[n] {
-			return fmt.Errorf("no kept container %q on node %s", want, s.Node)
-		}
-		remove = append(remove, n)
-	}
-	if err := removeContainers(ctx, pm, d, remove...); err != nil {
-		return err
-	}
-	if left, err := pm.List(ctx, nodectr.Running); err == nil && len(left) == 0 {
-		return nodectr.KillPause(d.Run)
+		fmt.Println(n)
 	}
 	return nil
 }

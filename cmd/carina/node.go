@@ -183,7 +183,7 @@ func nodeUp(args []string) error {
 		return printJSON(c)
 	}
 	if exists {
-		if err := removeContainers(ctx, pm, d, name); err != nil {
+		if err := nodectr.Teardown(ctx, pm, d, name); err != nil {
 			return err
 		}
 	}
@@ -193,11 +193,11 @@ func nodeUp(args []string) error {
 	}
 	c, err := f.start(ctx, pm, d, s, name, global)
 	if err != nil {
-		_ = removeContainers(ctx, pm, d, name)
+		_ = nodectr.Teardown(ctx, pm, d, name)
 		return err
 	}
 	if err := writeJSONAtomic(stateFile, c); err != nil {
-		_ = removeContainers(ctx, pm, d, name)
+		_ = nodectr.Teardown(ctx, pm, d, name)
 		return err
 	}
 	return printJSON(c)
@@ -391,7 +391,7 @@ func nodeDown(args []string) error {
 			remove = append(remove, n)
 		}
 	}
-	if err := removeContainers(ctx, pm, d, remove...); err != nil {
+	if err := nodectr.Teardown(ctx, pm, d, remove...); err != nil {
 		return err
 	}
 	// Global named containers this job used are stopped and kept.

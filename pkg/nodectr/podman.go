@@ -1,6 +1,9 @@
 // Package nodectr starts, finds and removes the one container per node,
 // job and configuration that the tasks of a step join. It drives the podman
 // CLI as the job user (rootless) and runs only in the carina helper.
+// Teardown removes a container with what was started and mounted beside
+// it; Kept and RemoveKept are the user's view of the named containers
+// that container_scope = "global" keeps between jobs.
 package nodectr
 
 import (
