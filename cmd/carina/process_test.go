@@ -5,14 +5,6 @@ import (
 	"testing"
 )
 
-func TestUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{`/in\040side`: "/in side", `/plain`: "/plain", `/a\134b`: `/a\b`} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestProcessStart(t *testing.T) {
 	if processStart(os.Getpid()) == 0 {
 		t.Fatal("no start time for this process")
