@@ -19,8 +19,8 @@ import (
 )
 
 // storeGraph is the containers/storage graph root inside an image store
-// directory, shared or node-local (there it is plan.Dirs.Graph).
-func storeGraph(dir string) string { return filepath.Join(dir, "storage") }
+// directory (imagestore.GraphDir), as node.go names it.
+func storeGraph(dir string) string { return imagestore.GraphDir(dir) }
 
 // initImageStore creates the shared store once, under its lock, so that
 // podman can open it as an image store before anything was pulled.

@@ -296,6 +296,10 @@ func StaleLeases(dir string, olderThan time.Duration) ([]string, error) {
 	return out, nil
 }
 
+// GraphDir is the containers/storage graph root inside the image store
+// dir (the node-local store's too: plan.Dirs.Graph).
+func GraphDir(dir string) string { return filepath.Join(dir, "storage") }
+
 // LockFile is the name, inside an image store, of the lock that pulls and
 // removals take.
 const LockFile = "pull.lock"

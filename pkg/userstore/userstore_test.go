@@ -1,4 +1,4 @@
-package main
+package userstore
 
 import (
 	"archive/tar"
@@ -21,6 +21,7 @@ import (
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/reexec"
+	"go.podman.io/storage/pkg/unshare"
 
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
@@ -166,7 +167,7 @@ func TestStoreCommands(t *testing.T) {
 		"b": {base, o.layer(map[string]string{"b.txt": strings.Repeat("x", 5000)})},
 		"c": {o.layer(map[string]string{"c.txt": strings.Repeat("c", 7000)})},
 	})
-	st, err := image.Store{GraphRoot: storeGraph(dir), RunRoot: t.TempDir(), Driver: "vfs"}.Open()
+	st, err := image.Store{GraphRoot: imagestore.GraphDir(dir), RunRoot: t.TempDir(), Driver: "vfs"}.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestStoreCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rows, err := listRows(st, dir)
+	rows, err := List(st, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestStoreCommands(t *testing.T) {
 		t.Errorf("names of a = %v", rows[1].Names)
 	}
 
-	out, err := inspectImage(context.Background(), st, dir, "test/a:1")
+	out, err := Inspect(context.Background(), st, dir, "test/a:1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,13 +216,13 @@ func TestStoreCommands(t *testing.T) {
 		!strings.HasPrefix(out.Digest, "sha256:") {
 		t.Errorf("inspect = %+v", out)
 	}
-	if _, err := inspectImage(context.Background(), st, dir, a[:6]); err != nil {
+	if _, err := Inspect(context.Background(), st, dir, a[:6]); err != nil {
 		t.Errorf("inspect by id prefix: %v", err)
 	}
 
 	// A dry run plans c (never used), then a, never b; a frees only its
 	// own layer, since b still uses the base.
-	report, err := collect(st, dir, imagestore.Keep{Bytes: 0, Images: -1}, true)
+	report, err := Collect(st, dir, imagestore.Keep{Bytes: 0, Images: -1}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestStoreCommands(t *testing.T) {
 	}
 
 	var stdout, stderr bytes.Buffer
-	err = removeImages(st, dir, []string{"localhost/test/b:1"}, false, &stdout, &stderr)
+	err = Remove(st, dir, []string{"localhost/test/b:1"}, false, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("rmi of an image in use: %v", err)
 	}
@@ -242,7 +243,7 @@ func TestStoreCommands(t *testing.T) {
 		t.Fatal("rmi removed an image in use")
 	}
 
-	report, err = collect(st, dir, imagestore.Keep{Bytes: -1, Images: 2}, false)
+	report, err = Collect(st, dir, imagestore.Keep{Bytes: -1, Images: 2}, false)
 	if err != nil || len(report.Removed) != 1 || report.Removed[0].ID != c {
 		t.Fatalf("gc --keep 2 = %+v, %v", report, err)
 	}
@@ -258,7 +259,7 @@ func TestStoreCommands(t *testing.T) {
 	}
 
 	stdout.Reset()
-	if err := removeImages(st, dir, []string{"test/a:1", a}, false, &stdout, &stderr); err != nil {
+	if err := Remove(st, dir, []string{"test/a:1", a}, false, &stdout, &stderr); err != nil {
 		t.Fatalf("rmi a: %v (%s)", err, stderr.String())
 	}
 	if stdout.String() != a+"\n" {
@@ -267,7 +268,7 @@ func TestStoreCommands(t *testing.T) {
 	if last, _ := imagestore.LastUsed(dir, a); !last.IsZero() {
 		t.Errorf("rmi left a's bookkeeping")
 	}
-	if err := removeImages(st, dir, []string{b[:12]}, true, &stdout, &stderr); err != nil {
+	if err := Remove(st, dir, []string{b[:12]}, true, &stdout, &stderr); err != nil {
 		t.Fatalf("rmi --force b: %v", err)
 	}
 	if ids := storeIDs(t, st); len(ids) != 0 {
@@ -276,8 +277,38 @@ func TestStoreCommands(t *testing.T) {
 	if in, _ := imagestore.InUse(dir, b); in {
 		t.Errorf("rmi --force left b's lease")
 	}
-	if err := removeImages(st, dir, []string{"nope", "gone"}, false, &stdout, &stderr); err == nil ||
+	if err := Remove(st, dir, []string{"nope", "gone"}, false, &stdout, &stderr); err == nil ||
 		err.Error() != "2 of 2 images not removed" || strings.Count(stderr.String(), "carina: ") != 2 {
 		t.Errorf("rmi of two unknown images: %v, stderr %q", err, stderr.String())
+	}
+}
+
+// TestOwner: root runs a command on a user's store as that user, on its
+// own store as it is; anyone else always as they are.
+func TestOwner(t *testing.T) {
+	dir := t.TempDir()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, ok, err := Owner(dir, fi); err != nil || ok {
+		t.Fatalf("own store: Owner = %+v, %v, %v; want no switch", u, ok, err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a store owned by another user")
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err = os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	u, ok, err := Owner(dir, fi)
+	if err != nil || !ok || u.UID != 65534 || u.Name == "" {
+		t.Fatalf("a store of uid 65534: Owner = %+v, %v, %v", u, ok, err)
+	}
+	t.Setenv(unshare.UsernsEnvName, "1") // already the user, inside their namespace
+	if _, ok, _ := Owner(dir, fi); ok {
+		t.Fatal("switched again inside the user namespace")
 	}
 }
