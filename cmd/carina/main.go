@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"go.podman.io/storage/pkg/reexec"
+
+	"github.com/carina-hpc/carina/pkg/pull"
 )
 
 const usage = `usage: carina COMMAND [ARGS]
@@ -83,7 +85,7 @@ func run(args []string) int {
 		err = relayServe(args[2:])
 	case args[0] == "config":
 		err = configCmd(args[1:])
-	case args[0] == pullInternal:
+	case args[0] == pull.Internal:
 		err = pullInUserNS(args[1:])
 	default:
 		fmt.Fprint(os.Stderr, usage)

@@ -17,6 +17,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
+	"github.com/carina-hpc/carina/pkg/pull"
 	"github.com/carina-hpc/carina/pkg/relay"
 	"github.com/carina-hpc/carina/pkg/squashfs"
 )
@@ -263,7 +264,7 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 	if err != nil {
 		return plan.Container{}, err
 	}
-	if site, ok := fromSite(f.siteStore, f.image); ok {
+	if site, ok := pull.FromSite(f.siteStore, f.image); ok {
 		// The admin's site store has it: start from its squashfs; nothing
 		// enters the user's store.
 		squash = imagestore.SquashFile(f.siteStore, site.ID)

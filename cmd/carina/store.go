@@ -1,21 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
 	"github.com/carina-hpc/carina/pkg/plan"
-	"github.com/carina-hpc/carina/pkg/runas"
+	"github.com/carina-hpc/carina/pkg/pull"
 )
 
 // storeGraph is the containers/storage graph root inside an image store
@@ -36,7 +30,7 @@ func (f nodeFlags) initImageStore(ctx context.Context, d plan.Dirs) error {
 		return err
 	}
 	defer unlock()
-	return runPullHelper(ctx, nil, nil, "--init", "--root", storeGraph(f.imageStore), "--runroot", filepath.Join(d.Run, "image-store"))
+	return pull.Init(ctx, storeGraph(f.imageStore), filepath.Join(d.Run, "image-store"))
 }
 
 // Image formats of a shared store (the site's image_format).
@@ -81,7 +75,7 @@ func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (imag
 	if f.imageStore != "" && f.imageFormat == formatSquashfs {
 		squash = dir
 	}
-	p, err := pullAsSubordinate(ctx, storeGraph(dir), runroot, f.image, nil, *f.retry, squash)
+	p, err := pull.Subordinate(ctx, pull.Request{Root: storeGraph(dir), RunRoot: runroot, Ref: f.image, Retry: *f.retry, SquashDir: squash}, nil)
 	if err != nil {
 		return image.Pulled{}, err
 	}
@@ -89,70 +83,4 @@ func (f nodeFlags) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (imag
 		return image.Pulled{}, fmt.Errorf("recording that job %d uses image %.12s: %w", s.JobID, p.ID, err)
 	}
 	return p, nil
-}
-
-// pullAsSubordinate runs the pull in a child that re-executes into a user
-// namespace built from the user's subordinate ids, as rootless podman does.
-func pullAsSubordinate(ctx context.Context, graph, runroot, ref string, progress io.Writer, r image.Retry, squashDir string, extra ...string) (image.Pulled, error) {
-	var out bytes.Buffer
-	args := append([]string{"--root", graph, "--runroot", runroot}, retryArgs(r)...)
-	if squashDir != "" {
-		args = append(args, "--squash-dir", squashDir)
-	}
-	args = append(args, extra...)
-	if err := runPullHelper(ctx, &out, progress, append(args, ref)...); err != nil {
-		return image.Pulled{}, err
-	}
-	var p image.Pulled
-	if err := json.Unmarshal(out.Bytes(), &p); err != nil || p.ID == "" {
-		return image.Pulled{}, fmt.Errorf("pull of %s: unreadable result", ref)
-	}
-	return p, nil
-}
-
-// runPullHelper runs the hidden pull command (which enters the user
-// namespace) with args; its standard output goes to out.
-func runPullHelper(ctx context.Context, out *bytes.Buffer, progress io.Writer, args ...string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding the carina binary: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, self, append([]string{pullInternal}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if progress != nil {
-		cmd.Stderr = io.MultiWriter(progress, &stderr)
-	}
-	if out != nil {
-		cmd.Stdout = out
-	}
-	if err := cmd.Run(); err != nil {
-		if l := runas.LastCarinaLine(stderr.String()); l != "" {
-			return errors.New(strings.TrimSpace(strings.TrimPrefix(l, "carina:")))
-		}
-		return fmt.Errorf("%s failed: %v: %s", pullInternal, err, strings.TrimSpace(stderr.String()))
-	}
-	return nil
-}
-
-// pinnedDigest is the manifest digest of a registry reference pinned as
-// REPO@sha256:..., or "".
-func pinnedDigest(src string) string {
-	if _, _, local := image.IsLocal(src); local || strings.HasPrefix(src, image.LocalStorePrefix) {
-		return ""
-	}
-	if _, d, ok := strings.Cut(src, "@"); ok && strings.HasPrefix(d, "sha256:") {
-		return d
-	}
-	return ""
-}
-
-// fromSite looks the pinned image up in the site store, if the site has one.
-func fromSite(siteStore, src string) (imagestore.SiteImage, bool) {
-	d := pinnedDigest(src)
-	if siteStore == "" || d == "" {
-		return imagestore.SiteImage{}, false
-	}
-	img, ok, err := imagestore.FindSite(siteStore, d)
-	return img, ok && err == nil
 }
