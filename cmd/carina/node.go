@@ -439,7 +439,7 @@ func writeJSONAtomic(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b)
+	return nodectr.WriteFileAtomic(path, b)
 }
 
 func printJSON(v any) error {

@@ -1,4 +1,4 @@
-package main
+package nodectr
 
 import (
 	"fmt"
@@ -6,8 +6,9 @@ import (
 	"strconv"
 )
 
-// writeFileAtomic writes a container's state file whole or not at all.
-func writeFileAtomic(path string, b []byte) error {
+// WriteFileAtomic writes a file (a container's state, RUN/NAME.json)
+// whole or not at all: to a temporary name first, then renamed.
+func WriteFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp." + strconv.Itoa(os.Getpid())
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", tmp, err)
