@@ -93,16 +93,9 @@ func gcCmd(args []string) error {
 		(*keepBytes != "" && *keepN >= 0) || *keepN < -1 {
 		return errors.New("usage: carina gc --store DIR [--keep-bytes N | --keep N] [--dry-run] [--format table|json]")
 	}
-	keep := imagestore.Keep{Bytes: -1, Images: *keepN}
-	switch {
-	case *keepBytes != "":
-		n, err := imagestore.ParseBytes(*keepBytes)
-		if err != nil {
-			return fmt.Errorf("--keep-bytes: %w", err)
-		}
-		keep.Bytes = n
-	case *keepN < 0:
-		keep.Bytes = 0 // no bound given: remove every unused image
+	keep, err := imagestore.KeepFor(*keepBytes, *keepN)
+	if err != nil {
+		return fmt.Errorf("--keep-bytes: %w", err)
 	}
 	again := []string{"--keep-bytes", *keepBytes, "--keep", strconv.Itoa(*keepN),
 		"--dry-run=" + strconv.FormatBool(*dryRun), "--format", *format}

@@ -37,6 +37,24 @@ type Keep struct {
 	Images int   // at most this many images
 }
 
+// KeepFor is the Keep of `carina gc`: at most bytes of images (a size
+// ParseBytes reads; "" for no bound) or at most images images (-1 for no
+// bound). Given neither bound, gc removes every unused image.
+func KeepFor(bytes string, images int) (Keep, error) {
+	keep := Keep{Bytes: -1, Images: images}
+	switch {
+	case bytes != "":
+		n, err := ParseBytes(bytes)
+		if err != nil {
+			return Keep{}, err
+		}
+		keep.Bytes = n
+	case images < 0:
+		keep.Bytes = 0
+	}
+	return keep, nil
+}
+
 // GCPlan is the outcome of PlanGC.
 type GCPlan struct {
 	Remove []Image // in removal order, least recently used first

@@ -149,3 +149,25 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepFor(t *testing.T) {
+	tests := []struct {
+		bytes  string
+		images int
+		want   Keep
+		err    bool
+	}{
+		{"", -1, Keep{Bytes: 0, Images: -1}, false}, // no bound: every unused image goes
+		{"50G", -1, Keep{Bytes: 50 << 30, Images: -1}, false},
+		{"0", -1, Keep{Bytes: 0, Images: -1}, false},
+		{"", 3, Keep{Bytes: -1, Images: 3}, false},
+		{"", 0, Keep{Bytes: -1, Images: 0}, false},
+		{"lots", -1, Keep{}, true},
+	}
+	for _, tc := range tests {
+		got, err := KeepFor(tc.bytes, tc.images)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("KeepFor(%q, %d) = %+v, %v; want %+v (error %v)", tc.bytes, tc.images, got, err, tc.want, tc.err)
+		}
+	}
+}
