@@ -37,6 +37,13 @@ func resolveCmd(args []string) error {
 	return nil
 }
 
+// pullOpts are the settings of one pull into an image store.
+type pullOpts struct {
+	store, format, siteStore string
+	site                     bool // fill a site store (an admin's)
+	retry                    image.Retry
+}
+
 // pullCmd pulls an image into a shared image store, showing progress: srun
 // and sbatch run it before the tasks launch when the submit host can write
 // the user's store, so that the nodes find the image there.
@@ -56,56 +63,69 @@ func pullCmd(args []string) error {
 	if *store == "" || fs.NArg() != 1 {
 		return fmt.Errorf("usage: carina pull --store DIR IMAGE")
 	}
+	pin, err := pullInto(fs.Arg(0), pullOpts{store: *store, format: *format, siteStore: *siteStore, site: *site, retry: *retry})
+	if err != nil {
+		return err
+	}
+	if pin != "" {
+		fmt.Println(pin)
+	}
+	return nil
+}
+
+// pullInto pulls ref into an image store with progress on stderr; the pin
+// it returns is set for an image copied from the user's podman store.
+func pullInto(ref string, o pullOpts) (string, error) {
 	resetOOMScore()
-	if img, ok := fromSite(*siteStore, fs.Arg(0)); ok {
-		fmt.Fprintf(os.Stderr, "carina: %s is in the site image store (image %.12s)\n", fs.Arg(0), img.ID)
-		return nil
+	if img, ok := fromSite(o.siteStore, ref); ok {
+		fmt.Fprintf(os.Stderr, "carina: %s is in the site image store (image %.12s)\n", ref, img.ID)
+		return "", nil
 	}
-	if *site && *format != formatSquashfs {
-		return fmt.Errorf("--site needs --image-format squashfs: users read a site store's squashfs files only")
+	if o.site && o.format != formatSquashfs {
+		return "", fmt.Errorf("--site needs --image-format squashfs: users read a site store's squashfs files only")
 	}
-	if sqsh, err := squashfsPath(fs.Arg(0)); err != nil || sqsh != "" {
-		return err // a squashfs file is mounted by the nodes, not imported
+	if sqsh, err := squashfsPath(ref); err != nil || sqsh != "" {
+		return "", err // a squashfs file is mounted by the nodes, not imported
 	}
 	runroot, err := os.MkdirTemp("", "carina-pull-")
 	if err != nil {
-		return fmt.Errorf("making a temporary run root: %w", err)
+		return "", fmt.Errorf("making a temporary run root: %w", err)
 	}
 	defer os.RemoveAll(runroot)
-	unlock, err := imagestore.Lock(filepath.Join(*store, imagestore.LockFile))
+	unlock, err := imagestore.Lock(filepath.Join(o.store, imagestore.LockFile))
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer unlock()
 	// Said only when there is work to see: a warm image (already in the
 	// store) is checked in well under half a second, silently.
 	start := time.Now()
 	announce := time.AfterFunc(500*time.Millisecond, func() {
-		fmt.Fprintf(os.Stderr, "carina: pulling %s into %s\n", fs.Arg(0), *store)
+		fmt.Fprintf(os.Stderr, "carina: pulling %s into %s\n", ref, o.store)
 	})
 	squash := ""
-	if *format == formatSquashfs {
-		squash = *store
+	if o.format == formatSquashfs {
+		squash = o.store
 	}
 	var extra []string
-	if *site {
+	if o.site {
 		extra = append(extra, "--site")
 	}
-	p, err := pullAsSubordinate(context.Background(), storeGraph(*store), runroot, fs.Arg(0), os.Stderr, *retry, squash, extra...)
+	p, err := pullAsSubordinate(context.Background(), storeGraph(o.store), runroot, ref, os.Stderr, o.retry, squash, extra...)
 	quiet := announce.Stop()
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := imagestore.Touch(*store, p.ID); err != nil {
-		return fmt.Errorf("recording the use of image %.12s: %w", p.ID, err)
+	if err := imagestore.Touch(o.store, p.ID); err != nil {
+		return "", fmt.Errorf("recording the use of image %.12s: %w", p.ID, err)
 	}
 	if !quiet {
-		fmt.Fprintf(os.Stderr, "carina: %s ready (image %.12s) in %.1fs\n", fs.Arg(0), p.ID, time.Since(start).Seconds())
+		fmt.Fprintf(os.Stderr, "carina: %s ready (image %.12s) in %.1fs\n", ref, p.ID, time.Since(start).Seconds())
 	}
-	if strings.HasPrefix(fs.Arg(0), image.LocalStorePrefix) {
-		fmt.Println(fs.Arg(0) + "@" + p.ID) // the pin: this image as copied
+	if strings.HasPrefix(ref, image.LocalStorePrefix) {
+		return ref + "@" + p.ID, nil // the pin: this image as copied
 	}
-	return nil
+	return "", nil
 }
 
 // retryFlags adds --retries and --retry-delay (the site's pull_retries and

@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,15 +19,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/plan"
 )
 
-func nodeSave(args []string) error {
-	var name, out string
-	f, err := parseNodeFlags("node save", args, false, func(fs *flag.FlagSet) {
-		fs.StringVar(&name, "name", "", "the container to save")
-		fs.StringVar(&out, "out", "", "the squashfs file to write")
-	})
-	if err != nil {
-		return err
-	}
+func nodeSave(f nodeFlags, name, out string) error {
 	if !filepath.IsAbs(out) || name == "" {
 		return fmt.Errorf("node save: --name and an absolute --out are required")
 	}

@@ -42,6 +42,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/option"
 )
 
 // Env is an environment file with its bases applied.
@@ -179,8 +180,10 @@ func (l *loader) load(path string, chain []string) (Env, error) {
 }
 
 // readFile reads an environment file: a regular file the user can read.
+// It is opened without blocking, so a FIFO (or a device) named as one is
+// refused at once instead of hanging srun in open.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("environment file %s: %w", path, unwrapPath(err))
 	}
@@ -258,4 +261,20 @@ func mergeMap(dst, src map[string]string) map[string]string {
 type base struct {
 	value string
 	key   toml.Key
+}
+
+// ForOption loads an --environment file (NAME or PATH) with its bases, as
+// the user, and hands its settings to the option layer.
+func ForOption(value, cwd, home, siteDir string) (option.EnvFile, error) {
+	e, err := Load(value, cwd, home, siteDir)
+	if err != nil {
+		return option.EnvFile{}, err
+	}
+	path := ""
+	if len(e.Files) > 0 {
+		path = e.Files[len(e.Files)-1]
+	}
+	return option.EnvFile{Path: path, Image: e.Image, Mounts: e.Mounts, Workdir: e.Workdir,
+		Writable: e.Writable, Entrypoint: e.Entrypoint, MountHome: e.MountHome, Remap: e.RemapRoot,
+		ContainerEnv: e.ContainerEnv, Env: e.Env, Annotations: e.Annotations}, nil
 }

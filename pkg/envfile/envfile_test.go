@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func bp(b bool) *bool { return &b }
@@ -271,5 +273,30 @@ func TestEnvSearchPlaces(t *testing.T) {
 	}
 	if !IsPath("a/b") || !IsPath("a.toml") || IsPath("pytorch") {
 		t.Fatal("IsPath")
+	}
+}
+
+// A FIFO or a device named as an environment file is refused at once: the
+// open does not wait for a writer, nothing endless is read.
+func TestEnvNotRegular(t *testing.T) {
+	root := tree(t, nil)
+	fifo := filepath.Join(root, "cwd", "fifo.toml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, "/dev/zero"} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Load(p, filepath.Join(root, "cwd"), filepath.Join(root, "home"), filepath.Join(root, "site"))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("Load(%s) = %v, want a 'not a regular file' error", p, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Load(%s) hung", p)
+		}
 	}
 }

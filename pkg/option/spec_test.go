@@ -198,3 +198,36 @@ func TestDecodeSpec(t *testing.T) {
 		t.Error("EncodeSpec accepted a spec too large to travel")
 	}
 }
+
+// One row per rule of Effective: the command line over what a nested srun
+// inherits from its sbatch.
+func TestEffective(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		recorded  Flags
+		inherited map[string]string
+		want      Flags
+	}{
+		{"inherited only", Flags{}, map[string]string{"container-image": "a"}, Flags{"container-image": {"a"}}},
+		{"replayed and own: own wins", Flags{"container-image": {"a", "b"}}, map[string]string{"container-image": "a"},
+			Flags{"container-image": {"b"}}},
+		{"replayed only", Flags{"container-image": {"a"}}, map[string]string{"container-image": "a"}, Flags{"container-image": {"a"}}},
+		{"mounts add up", Flags{"container-mounts": {"/a", "/b"}}, map[string]string{"container-mounts": "/a"},
+			Flags{"container-mounts": {"/a", "/b"}}},
+		{"other half hides inherited", Flags{"container-readonly": {"1"}}, map[string]string{"container-writable": "1"},
+			Flags{"container-readonly": {"1"}}},
+		{"nothing", Flags{}, nil, Flags{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Effective(tc.recorded, tc.inherited)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if strings.Join(got[k], ",") != strings.Join(v, ",") {
+					t.Fatalf("got %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
