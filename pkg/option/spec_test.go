@@ -100,6 +100,8 @@ func TestParseMounts(t *testing.T) {
 		{"/a:b", nil, `target "b"`},
 		{"/a:", nil, "invalid entry"},
 		{"/a:/", nil, "over the container's root"},
+		{"/a\x00b:/b", nil, "a NUL byte"},
+		{"tmpfs:/t:size=1m\x00", nil, "a NUL byte"},
 	}
 	for _, tc := range tests {
 		got, err := ParseMounts(tc.in, "/cwd")
