@@ -45,6 +45,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/carina-hpc/carina/pkg/option"
 )
 
 // tables are the file's tables; their keys are settings (byKey).
@@ -146,6 +148,11 @@ func setDefaultMounts(c *Config, v any) error {
 		}
 		if src, _, _ := strings.Cut(m, ":"); !filepath.IsAbs(src) {
 			return fmt.Errorf("mount %q: want an absolute source", m)
+		}
+		// The nodes parse each one for every job (spank nodeMounts): a
+		// flag they refuse is refused here, when the plugin loads.
+		if _, err := option.ParseMounts(m, "/"); err != nil {
+			return err
 		}
 	}
 	c.DefaultMounts = nilIfEmpty(v.([]string))
