@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"syscall"
 )
 
@@ -54,6 +55,10 @@ const SocketEnv = "CARINA_RELAY_SOCKET"
 // maxFrame bounds one frame: an argv plus an environment stay well below
 // the kernel's own 2 MiB-ish limit for execve.
 const maxFrame = 8 << 20
+
+// firstRead is what readFrame sets aside for a frame's body before any
+// of it arrived.
+const firstRead = 64 << 10
 
 // numFDs is the number of fds attached to a request.
 const numFDs = 4
@@ -109,15 +114,34 @@ func readFrame(r io.Reader, v any) error {
 	if n > maxFrame {
 		return fmt.Errorf("relay: frame of %d bytes is over the limit of %d", n, maxFrame)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	body, err := readBody(r, int(n))
+	if err != nil {
 		return err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("relay: decoding a frame: %w", err)
 	}
 	return nil
+}
+
+// readBody reads a body of n bytes. It sets aside room as the bytes
+// arrive (firstRead, then doubling what came so far) instead of n up
+// front: a header claims up to maxFrame, and a peer that sends only a
+// header (or stalls after it, until the request timeout) costs firstRead,
+// not maxFrame.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	body := make([]byte, 0, min(n, firstRead))
+	for len(body) < n {
+		chunk := min(n-len(body), max(len(body), firstRead))
+		body = slices.Grow(body, chunk)
+		got, err := io.ReadFull(r, body[len(body):len(body)+chunk])
+		body = body[:len(body)+got]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return body, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,30 @@ func TestRelayStatusCode(t *testing.T) {
 		if got := tt.st.Code(); got != tt.want {
 			t.Errorf("%+v: %d, want %d", tt.st, got, tt.want)
 		}
+	}
+}
+
+// TestRelayFrameHeaderOnly: a header claims up to maxFrame; what the
+// decoder sets aside follows the bytes that came.
+func TestRelayFrameHeaderOnly(t *testing.T) {
+	hdr := []byte{0, 0x80, 0, 0} // maxFrame
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := readFrame(bytes.NewReader(append(hdr, `{"argv":`...)), &Request{})
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Fatalf("a header and 8 bytes cost %d bytes", alloc)
+	}
+	big := Request{Argv: []string{"srun", strings.Repeat("x", 3<<20)}}
+	b, err := encodeFrame(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Request
+	if err := readFrame(bytes.NewReader(b), &got); err != nil || !reflect.DeepEqual(got, big) {
+		t.Fatalf("a 3 MiB frame: %v", err)
 	}
 }
