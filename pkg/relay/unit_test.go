@@ -23,6 +23,8 @@ func TestRelayFrames(t *testing.T) {
 		Reply{Exit: &exit},
 		Reply{Signal: 9},
 		Reply{Error: "carina: relay: x"},
+		Request{Argv: []string{"srun", "cat", "caf\xe9.txt"}, Env: []string{"F=\xff", "E="}, Cwd: "/d\xe9"},
+		Request{},
 	} {
 		b, err := encodeFrame(v)
 		if err != nil {
@@ -35,6 +37,10 @@ func TestRelayFrames(t *testing.T) {
 		if !reflect.DeepEqual(got.Elem().Interface(), v) {
 			t.Errorf("%#v came back as %#v", v, got.Elem().Interface())
 		}
+	}
+	latin1, _ := encodeFrame(Request{Argv: []string{"srun", "caf\xe9"}})
+	if want := `{"argv":["srun",{"bytes":"Y2Fm6Q=="}],"env":null}`; string(latin1[4:]) != want {
+		t.Errorf("a Latin-1 argument is sent as %s, want %s", latin1[4:], want)
 	}
 	zero, _ := encodeFrame(Reply{Exit: new(int)})
 	if !strings.Contains(string(zero), `"exit":0`) {
