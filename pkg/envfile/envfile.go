@@ -4,7 +4,8 @@
 // apart from reading those files. The plugin merges the result under the
 // command line's flags (flags win); that is not done here.
 //
-// Schema (strict: unknown keys and wrong types are errors naming FILE:LINE):
+// Schema (strict: unknown keys, wrong types and values the options would
+// refuse are errors naming FILE:LINE):
 //
 //	base_environment = "other"     # or ["a", "b"]: NAME or PATH, resolved as --environment
 //	                               # (a relative PATH against this file's directory);

@@ -100,6 +100,8 @@ func TestParseMounts(t *testing.T) {
 		{"/a:b", nil, `target "b"`},
 		{"/a:", nil, "invalid entry"},
 		{"/a:/", nil, "over the container's root"},
+		{"/a\x00b:/b", nil, "a NUL byte"},
+		{"tmpfs:/t:size=1m\x00", nil, "a NUL byte"},
 	}
 	for _, tc := range tests {
 		got, err := ParseMounts(tc.in, "/cwd")
@@ -193,6 +195,20 @@ func TestDecodeSpec(t *testing.T) {
 		if _, err := DecodeSpec(js); err == nil {
 			t.Errorf("%s: DecodeSpec accepted %.60s", name, js)
 		}
+	}
+	// Empty lists and maps decode as none: one Spec, one ContainerKey,
+	// however the document spelled them.
+	bare, err := DecodeSpec(`{"cwd":"/","mounts":[{"source":"/a","target":"/a"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := DecodeSpec(`{"cwd":"/","mounts":[{"source":"/a","target":"/a","flags":[]}],"container_env":[],` +
+		`"unshare":[],"env":{},"annotations":{}}`)
+	if err != nil || !reflect.DeepEqual(empty, bare) || empty.ContainerKey("r") != bare.ContainerKey("r") {
+		t.Errorf("empty lists and maps: %+v, %v; want %+v", empty, err, bare)
+	}
+	if s, err := DecodeSpec(`{"cwd":"/","mounts":[]}`); err != nil || s.Mounts != nil {
+		t.Errorf(`"mounts":[] decodes to %#v, %v`, s.Mounts, err)
 	}
 	if _, err := EncodeSpec(Spec{Cwd: "/", Env: map[string]string{"A": strings.Repeat("x", MaxSpecBytes)}}); err == nil {
 		t.Error("EncodeSpec accepted a spec too large to travel")
