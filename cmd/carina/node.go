@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/carina-hpc/carina/pkg/config"
 	"github.com/carina-hpc/carina/pkg/image"
@@ -329,6 +330,11 @@ func (f nodeFlags) containerSpec(name string, s plan.Step) nodectr.Spec {
 // so that no process of the user outlives the job.
 func nodeDown(f nodeFlags) error {
 	resetOOMScore()
+	if f.imageStore != "" && !ownStore(f.imageStore) {
+		// The job failed before its shared store was made (or something
+		// not the user's is there): podman must not be pointed at it.
+		f.imageStore = ""
+	}
 	s := f.step()
 	if err := s.Validate(); err != nil {
 		return err
@@ -394,6 +400,17 @@ func nodeDown(f nodeFlags) error {
 		return nodectr.KillPause(d.Run)
 	}
 	return nil
+}
+
+// ownStore reports whether dir is a directory of the calling user (the
+// helper runs as the job user).
+func ownStore(dir string) bool {
+	fi, err := os.Lstat(storeGraph(dir))
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }
 
 // resetOOMScore undoes slurmstepd's -1000 so that podman and the container

@@ -43,11 +43,11 @@ func UserDir(base, dir string, u User) error {
 	for i, name := range parts {
 		cur = filepath.Join(cur, name)
 		last := i == len(parts)-1
-		owner, mode := uint32(0), uint32(0o755)
+		owner, group, mode := uint32(0), uint32(0), uint32(0o755)
 		if last {
-			owner, mode = u.UID, 0o700
+			owner, group, mode = u.UID, u.GID, 0o700
 		}
-		next, err := ownedDirAt(fd, name, cur, owner, u.GID, mode)
+		next, err := ownedDirAt(fd, name, cur, owner, group, mode)
 		if err != nil {
 			return err
 		}

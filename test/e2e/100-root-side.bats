@@ -22,11 +22,20 @@ setup_file() {
 	chmod 0600 "$SECRET"
 	rm -rf "$FORGE"
 	install -d -o "$CARINA_TEST_USER" -m 0755 "$FORGE"
-	grep -v '^PlugStackConf' /etc/slurm/slurm.conf >"$FORGE/slurm.conf"
-	echo "PlugStackConf=$FORGE/plugstack.conf" >>"$FORGE/slurm.conf"
+	grep -v '^PlugStackConfig' /etc/slurm/slurm.conf >"$FORGE/slurm.conf"
+	echo "PlugStackConfig=$FORGE/plugstack.conf" >>"$FORGE/slurm.conf"
 	: >"$FORGE/plugstack.conf"
 	chmod 0644 "$FORGE/slurm.conf" "$FORGE/plugstack.conf"
 	mkfifo -m 0666 "$FORGE/fifo"
+}
+
+# A test that planted another user's directory in place of the user's
+# store takes it away again, whatever happened.
+teardown() {
+	if [[ -e $CARINA_TEST_IMAGE_STORE || -L $CARINA_TEST_IMAGE_STORE ]] &&
+		[[ $(stat -c %U "$CARINA_TEST_IMAGE_STORE") != "$CARINA_TEST_USER" ]]; then
+		rm -rf "$CARINA_TEST_IMAGE_STORE"
+	fi
 }
 
 teardown_file() {
@@ -38,7 +47,7 @@ teardown_file() {
 forged_srun() {
 	local spec=$1
 	shift
-	as_user env SLURM_CONF="$FORGE/slurm.conf" CARINA_SPEC="$spec" srun "$@"
+	as_user env SLURM_CONF="$FORGE/slurm.conf" CARINA_SPEC="$spec" timeout 60 srun "$@"
 }
 
 no_secret() {
@@ -59,7 +68,7 @@ no_secret() {
 
 @test "a forged CARINA_SPEC naming root-only files reads none of them as root" {
 	spec='{"cwd":"/","image":"'$IMG'","environment":"'$SECRET'","mounts":[{"source":"'$SECRET'","target":"/s"}],"save":"/root/carina-e2e-saved"}'
-	run timeout 60 forged_srun "$spec" -N1 cat /s
+	run forged_srun "$spec" -N1 cat /s
 	echo "$output"
 	[ "$status" -ne 0 ]
 	grep -q "carina: --container-mounts: source $SECRET: permission denied" <<<"$output"
@@ -70,7 +79,7 @@ no_secret() {
 
 @test "a forged CARINA_SPEC is decoded strictly: no field smuggles podman arguments" {
 	spec='{"cwd":"/","image":"'$IMG'","environment":"'$SECRET'"}'
-	run timeout 60 forged_srun "$spec" -N1 cat /etc/debian_version
+	run forged_srun "$spec" -N1 cat /etc/debian_version
 	echo "$output"
 	# The environment file's name is only recorded, never opened: the step
 	# runs in the container.
@@ -81,7 +90,7 @@ no_secret() {
 		'{"cwd":"/","image":"'$IMG'","mounts":[{"source":"/tmp","target":"/x,rw"}]}' \
 		'{"cwd":"/","image":"'$IMG'","annotations":{"a=b":"c"}}' \
 		'{"cwd":"/","image":"'$IMG'","privileged":true}'; do
-		run timeout 60 forged_srun "$bad" -N1 sh -c 'echo ran-on-host'
+		run forged_srun "$bad" -N1 sh -c 'echo ran-on-host'
 		echo "$bad -> $output"
 		[ "$status" -ne 0 ]
 		grep -q 'carina: CARINA_SPEC: ' <<<"$output"
@@ -115,9 +124,9 @@ no_secret() {
 	grep -q 'carina: the container settings are [0-9]* bytes' <<<"$output"
 	# Forged past srun: a CARINA_SPEC over Slurm's limits, with the option
 	# that asks for a container.
-	big='{"cwd":"/","image":"'$IMG'","env":{"BIG":"'$(head -c 150000 /dev/zero | tr '\0' x)'"}}'
-	run timeout 60 as_user env SLURM_CONF="$FORGE/slurm.conf" CARINA_SPEC="$big" \
-		_SLURM_SPANK_OPTION_carina_container_image="$IMG" srun -N1 sh -c 'echo ran-on-host'
+	big='{"cwd":"/","image":"'$IMG'","env":{"BIG":"'$(head -c 100000 /dev/zero | tr '\0' x)'"}}'
+	run as_user env SLURM_CONF="$FORGE/slurm.conf" CARINA_SPEC="$big" \
+		_SLURM_SPANK_OPTION_carina_container_image="$IMG" timeout 60 srun -N1 sh -c 'echo ran-on-host'
 	echo "${output:0:2000}"
 	[ "$status" -ne 0 ]
 	grep -q 'carina: ' <<<"$output"
@@ -128,7 +137,7 @@ no_secret() {
 @test "the node's name comes from slurmd: a forged SLURM_STEP_NODELIST leaves nothing on any node" {
 	out=$(mktemp /tmp/carina-e2e-nodelist.XXXXXX)
 	chown "$CARINA_TEST_USER" "$out"
-	run as_user env SLURM_STEP_NODELIST=n2 SLURM_JOB_NODELIST=n2 sbatch --parsable -w n5 -o "$out" \
+	run as_user env SLURM_STEP_NODELIST=n2 sbatch --parsable -w n5 -o "$out" \
 		--container-image="$IMG" --wrap 'ls /run/carina 2>&1; cat /etc/debian_version; sleep 5'
 	[ "$status" -eq 0 ]
 	job=$output
@@ -169,7 +178,9 @@ procs_of() {
 		for f in /proc/"$p"/fd/*; do
 			[[ ${f##*/} -gt 2 ]] || continue
 			t=$(readlink "$f") || continue
-			[[ $t == /dev/null || $t == anon_inode:* ]] && continue
+			# Not shared objects: /dev/null, anonymous inodes, and the cgroup
+			# files every Go program opens for itself (GOMAXPROCS).
+			[[ $t == /dev/null || $t == anon_inode:* || $t == /sys/fs/cgroup/* ]] && continue
 			stepd[$t]=1
 		done
 	done
@@ -206,20 +217,20 @@ procs_of() {
 	[ "$(stat -c %a "$base")" = 1777 ]
 	no_store
 	runuser -u "$CARINA_TEST_USER2" -- mkdir "$CARINA_TEST_IMAGE_STORE"
-	run timeout 120 as_user srun -N1 --container-image="$IMG" sh -c 'echo ran'
+	run as_user timeout 120 srun -N1 --container-image="$IMG" sh -c 'echo ran'
 	echo "$output"
 	[ "$status" -ne 0 ]
 	grep -q "carina: preparing the shared image store: $CARINA_TEST_IMAGE_STORE is owned by uid $CARINA_TEST_UID2" <<<"$output"
 	[ "$(stat -c %U "$CARINA_TEST_IMAGE_STORE")" = "$CARINA_TEST_USER2" ]
 	rm -rf "$CARINA_TEST_IMAGE_STORE"
 	runuser -u "$CARINA_TEST_USER2" -- ln -s "/home/$CARINA_TEST_USER2" "$CARINA_TEST_IMAGE_STORE"
-	run timeout 120 as_user srun -N1 --container-image="$IMG" sh -c 'echo ran'
+	run as_user timeout 120 srun -N1 --container-image="$IMG" sh -c 'echo ran'
 	echo "$output"
 	[ "$status" -ne 0 ]
 	grep -q "carina: preparing the shared image store: $CARINA_TEST_IMAGE_STORE is not a directory" <<<"$output"
 	rm -f "$CARINA_TEST_IMAGE_STORE"
 	# Once nothing is planted, carina makes it: the user's own, 0700.
-	run timeout 120 as_user srun -N1 --container-image="$IMG" sh -c 'echo ran'
+	run as_user timeout 120 srun -N1 --container-image="$IMG" sh -c 'echo ran'
 	[ "$status" -eq 0 ]
 	[ "$(stat -c '%U %a' "$CARINA_TEST_IMAGE_STORE")" = "$CARINA_TEST_USER 700" ]
 	assert_clean
@@ -230,7 +241,7 @@ no_user2_procs() { [[ -z $(ps -u "$CARINA_TEST_USER2" -o stat=,pid= | awk '$1 !~
 
 @test "another user cannot list, enter, read, stop or remove a user's container, store or sockets" {
 	as_user srun -N1 -w n1 --container-name=iso --container-image="$IMG" \
-		bash -c 'echo A-was-here >/marker; sleep 30' 3>&- &
+		bash -c 'echo A-was-here >/tmp/marker; sleep 30' 3>&- &
 	state() { ls /run/carina/n1/"$CARINA_TEST_UID"/carina-*-n1-n-iso.json 2>/dev/null | head -n1; }
 	running() { [[ -n $(state) ]] && [[ -n $(node_podman n1 ps -q --filter name=-n-iso) ]]; }
 	wait_for 90 running
@@ -257,7 +268,7 @@ no_user2_procs() { [[ -z $(ps -u "$CARINA_TEST_USER2" -o stat=,pid= | awk '$1 !~
 	[ -n "$sock" ]
 	run as_user2 stat "$sock"
 	[ "$status" -ne 0 ]
-	run as_user2 cat "/proc/$pid/root/marker"
+	run as_user2 cat "/proc/$pid/root/tmp/marker"
 	[ "$status" -ne 0 ]
 	run as_user2 nsenter -t "$pid" -U -m true
 	[ "$status" -ne 0 ]
@@ -268,15 +279,15 @@ no_user2_procs() { [[ -z $(ps -u "$CARINA_TEST_USER2" -o stat=,pid= | awk '$1 !~
 	[ "$status" -ne 0 ]
 	# B's container of the same name, on the same node, at the same time,
 	# is B's own: A's file is not there, and both jobs work.
-	run timeout 120 as_user2 srun -N1 -w n1 --container-name=iso --container-image="$IMG" \
-		bash -c 'id -u; cat /marker 2>&1 || true'
+	run as_user2 timeout 120 srun -N1 -w n1 --container-name=iso --container-image="$IMG" \
+		bash -c 'id -u; cat /tmp/marker 2>&1 || true'
 	echo "B: $output"
 	[ "$status" -eq 0 ]
 	grep -qx "$CARINA_TEST_UID2" <<<"$output"
 	! grep -q A-was-here <<<"$output"
 	# A's container still runs, untouched.
 	[ -n "$(node_podman n1 ps -q --filter name=-n-iso)" ]
-	[ "$(cat "/proc/$pid/root/marker")" = A-was-here ]
+	[ "$(as_user nsenter -t "$pid" -U -m --preserve-credentials cat /tmp/marker)" = A-was-here ]
 	wait
 	assert_clean
 	wait_for 30 no_user2_procs
