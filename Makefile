@@ -7,7 +7,7 @@ HELPER_TAGS := containers_image_openpgp exclude_graphdriver_btrfs
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_SOURCES := $(shell find spank cgo pkg cmd -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 
-.PHONY: all build install deps bench cluster-up cluster-down demo test unit e2e lint clean
+.PHONY: all build install deps bench cluster-up cluster-down demo test unit fuzz e2e lint clean
 
 all: build
 
@@ -64,15 +64,33 @@ lint:
 	$(GO) vet -tags '$(HELPER_TAGS)' ./...
 
 # Unit tests need no Slurm and no cluster (the runas tests run /bin/sh).
+# The second run is the pure-Go tier: ./pkg builds and passes without cgo
+# (the tags keep containers/image off gpgme and btrfs, which need it).
 unit:
 	$(GO) test -v -count=1 -tags '$(HELPER_TAGS)' ./cgo/... ./pkg/... ./cmd/...
+	CGO_ENABLED=0 $(GO) test -v -count=1 -tags '$(HELPER_TAGS)' ./pkg/...
+
+# Each fuzz target for FUZZTIME, one run per target: go test takes one
+# -fuzz target per package and run. A failing input is written to the
+# package's testdata/fuzz/FuzzX/, which plain go test runs from then on:
+# keep it with the fix.
+FUZZTIME ?= 5s
+FUZZ_TARGETS := option:FuzzParseMounts option:FuzzParseImage option:FuzzDecodeSpec \
+	envfile:FuzzEnvLoad config:FuzzConfigFile relay:FuzzFrame
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t#*:} (./pkg/$${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -tags '$(HELPER_TAGS)' -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./pkg/$${t%%:*}; \
+	done
 
 e2e:
 	bats --tap test/e2e
 
-# The whole suite: build, lint, unit tests, then the real cluster for the
-# end-to-end tests; the cluster is stopped again whatever the outcome.
-test: deps build lint unit
+# The whole suite: build, lint, unit tests, a short fuzz run (about 40 s),
+# then the real cluster for the end-to-end tests; the cluster is stopped
+# again whatever the outcome.
+test: deps build lint unit fuzz
 	@rc=0; $(MAKE) --no-print-directory cluster-up && $(MAKE) --no-print-directory e2e || rc=$$?; \
 	$(MAKE) --no-print-directory cluster-down || rc=$$((rc ? rc : 1)); exit $$rc
 

@@ -13,8 +13,9 @@
  *   - Every fd in the plan is opened with O_CLOEXEC, so nothing leaks into
  *     the user's program even on an error path.
  *
- * The constants below are checked against their Go twins by
- * cgo/plan_test.go; change both together.
+ * Go takes the constants below through cgo (C.CARINA_..., cgo/plan.go),
+ * so there is no second copy: cgo/plan_test.go fails when a Go constant
+ * is not taken from here or a constant here is not taken by Go.
  */
 #ifndef CARINA_JOIN_H
 #define CARINA_JOIN_H

@@ -16,17 +16,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Go twins of the constants in join.h; plan_test.go checks they agree.
+// The plan's constants, taken from join.h through cgo: there is no Go
+// copy that could drift from the header. plan_test.go checks that every
+// constant here comes from join.h and that Go takes each of the header's.
 const (
-	PlanVersion = 1
-	ErrMax      = 1024
-	PathMax     = 4096
-	NSUser      = 0
-	NSMnt       = 1
-	NSNet       = 2
-	NSIPC       = 3
-	NSUTS       = 4
-	NSCount     = 5
+	PlanVersion = C.CARINA_PLAN_VERSION
+	ErrMax      = C.CARINA_ERR_MAX
+	PathMax     = C.CARINA_PATH_MAX
+	NSUser      = C.CARINA_NS_USER
+	NSMnt       = C.CARINA_NS_MNT
+	NSNet       = C.CARINA_NS_NET
+	NSIPC       = C.CARINA_NS_IPC
+	NSUTS       = C.CARINA_NS_UTS
+	NSCount     = C.CARINA_NS_COUNT
 )
 
 // NSIndex maps --container-unshare names to plan slots.
@@ -151,19 +153,11 @@ func current() snapshot {
 	return s
 }
 
-// cLayout reports the C side of the protocol, for the drift test.
+// cLayout reports the sizes the C compiler gave the plan's arrays, for
+// the layout test: they are declared with the constants above.
 func cLayout() map[string]int {
 	var p C.struct_carina_plan
 	return map[string]int{
-		"PlanVersion":    int(C.CARINA_PLAN_VERSION),
-		"ErrMax":         int(C.CARINA_ERR_MAX),
-		"PathMax":        int(C.CARINA_PATH_MAX),
-		"NSUser":         int(C.CARINA_NS_USER),
-		"NSMnt":          int(C.CARINA_NS_MNT),
-		"NSNet":          int(C.CARINA_NS_NET),
-		"NSIPC":          int(C.CARINA_NS_IPC),
-		"NSUTS":          int(C.CARINA_NS_UTS),
-		"NSCount":        int(C.CARINA_NS_COUNT),
 		"sizeof.workdir": int(unsafe.Sizeof(p.workdir)),
 		"sizeof.error":   int(unsafe.Sizeof(p.error)),
 		"len.ns_fd":      len(p.ns_fd),

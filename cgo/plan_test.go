@@ -1,23 +1,102 @@
 package join
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
-// TestLayoutMatchesHeader fails when join.h and the Go constants drift.
-func TestLayoutMatchesHeader(t *testing.T) {
-	c := cLayout()
-	want := map[string]int{
-		"PlanVersion": PlanVersion, "ErrMax": ErrMax, "PathMax": PathMax,
-		"NSUser": NSUser, "NSMnt": NSMnt, "NSNet": NSNet, "NSIPC": NSIPC, "NSUTS": NSUTS, "NSCount": NSCount,
-		"sizeof.workdir": PathMax, "sizeof.error": ErrMax, "len.ns_fd": NSCount,
+// TestConstantsFromHeader fails when a Go copy of a join.h constant comes
+// back: every constant this package declares must be C.CARINA_*, taken
+// from the header by cgo, and every constant the header defines must be
+// taken.
+func TestConstantsFromHeader(t *testing.T) {
+	fset := token.NewFileSet()
+	taken := map[string]string{} // C name -> Go name
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for k, v := range want {
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range g.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					c := ""
+					if i < len(vs.Values) {
+						c = headerName(vs.Values[i])
+					}
+					if c == "" {
+						t.Errorf("%s: constant %s is not taken from join.h (want C.CARINA_...)", fset.Position(n.Pos()), n.Name)
+						continue
+					}
+					taken[c] = n.Name
+				}
+			}
+		}
+	}
+	header, err := os.ReadFile("join.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// #define CARINA_X VALUE, and the enum's CARINA_X = VALUE (not the
+	// include guard, which has no value).
+	defined := regexp.MustCompile(`(?m)^#define[ \t]+(CARINA_\w+)[ \t]+\S|^[ \t]+(CARINA_\w+)[ \t]*=`).FindAllSubmatch(header, -1)
+	if len(defined) == 0 {
+		t.Fatal("found no constant in join.h")
+	}
+	for _, m := range defined {
+		c := string(m[1]) + string(m[2])
+		if _, ok := taken[c]; !ok {
+			t.Errorf("join.h defines %s, which no Go constant takes", c)
+		}
+		delete(taken, c)
+	}
+	for c, g := range taken { // cgo found it, so the pattern above missed it
+		t.Errorf("%s takes C.%s, which the test did not find in join.h", g, c)
+	}
+}
+
+// headerName is X for the expression C.X when X is one of the header's
+// names (CARINA_...), else "".
+func headerName(e ast.Expr) string {
+	sel, ok := e.(*ast.SelectorExpr)
+	if !ok {
+		return ""
+	}
+	if id, ok := sel.X.(*ast.Ident); !ok || id.Name != "C" || !strings.HasPrefix(sel.Sel.Name, "CARINA_") {
+		return ""
+	}
+	return sel.Sel.Name
+}
+
+// TestLayoutMatchesConstants: the arrays the C compiler laid out have the
+// sizes Go uses.
+func TestLayoutMatchesConstants(t *testing.T) {
+	c := cLayout()
+	for k, v := range map[string]int{"sizeof.workdir": PathMax, "sizeof.error": ErrMax, "len.ns_fd": NSCount} {
 		if c[k] != v {
 			t.Errorf("%s: C has %d, Go has %d", k, c[k], v)
 		}
+	}
+	if NSUser != 0 || NSMnt != 1 {
+		t.Errorf("user (%d) and mount (%d) must be the first slots, joined in that order", NSUser, NSMnt)
 	}
 }
 

@@ -55,6 +55,16 @@ int carina_job_argv0(spank_t sp, char *buf, size_t len);
 /* The number of tasks of the step on this node. */
 int carina_local_tasks(spank_t sp, uint32_t *count);
 
+/* node.c: this node's name from slurmd, never from the job's environment.
+ * carina_slurmd_identity runs in slurmd; carina_node_name in slurmstepd
+ * (epilog = 0) and the job epilog (epilog = 1). 0 on success. */
+int carina_slurmd_identity(void);
+int carina_node_name(char *buf, size_t len, int epilog);
+
+/* The job environment holds a non-empty variable whose name starts with
+ * prefix (1), or not (0). */
+int carina_job_env_has(spank_t sp, const char *prefix);
+
 /* log.c: route one line into Slurm's log at a level (0 debug, 1 info,
  * 2 error). */
 void carina_log(int level, const char *line);

@@ -4,6 +4,8 @@
  *
  * Contract, per entry point:
  *   slurm_spank_init           every context; Go: parse plugstack args.
+ *                              slurmd: record its node name for its
+ *                              slurmstepds and epilogs (node.c).
  *   slurm_spank_init_post_opt  srun/sbatch/salloc (local, allocator): Go
  *                              validates the options and pins the image
  *                              to its digest before allocation.
@@ -38,6 +40,8 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	case S_CTX_ALLOCATOR:
 	case S_CTX_REMOTE:
 		return carina_register_options(sp);
+	case S_CTX_SLURMD:
+		return carina_slurmd_identity();
 	default:
 		return 0;
 	}

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 
 int carina_job_ids(spank_t sp, uint32_t *uid, uint32_t *gid, uint32_t *job,
@@ -32,6 +33,26 @@ int carina_job_ids(spank_t sp, uint32_t *uid, uint32_t *gid, uint32_t *job,
 int carina_task_id(spank_t sp, int *local_id)
 {
 	return spank_get_item(sp, S_TASK_ID, local_id) == ESPANK_SUCCESS ? 0 : -1;
+}
+
+int carina_job_env_has(spank_t sp, const char *prefix)
+{
+	char **env = NULL;
+	size_t plen = strlen(prefix);
+	int i;
+
+	if (spank_get_item(sp, S_JOB_ENV, &env) != ESPANK_SUCCESS || env == NULL)
+		return 0;
+	for (i = 0; env[i] != NULL; i++) {
+		const char *eq;
+
+		if (strncmp(env[i], prefix, plen) != 0)
+			continue;
+		eq = strchr(env[i], '=');
+		if (eq != NULL && eq[1] != '\0')
+			return 1;
+	}
+	return 0;
 }
 
 void carina_log(int level, const char *line)

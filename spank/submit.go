@@ -1,5 +1,13 @@
 package main
 
+// Runs in: srun, sbatch, salloc, as the user, on the submit host, before
+// any allocation (local and allocator slurm_spank_init_post_opt). Must
+// not: leave the job half-made (every error stops the command here with
+// one carina: line). It may read what the user names (environment files,
+// mount sources): it runs with the user's own rights.
+
+import "C"
+
 import (
 	"context"
 	"errors"
@@ -14,7 +22,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/envfile"
+	"github.com/carina-hpc/carina/pkg/mounts"
 	"github.com/carina-hpc/carina/pkg/option"
+	"github.com/carina-hpc/carina/pkg/request"
 	"github.com/carina-hpc/carina/pkg/runas"
 )
 
@@ -24,6 +35,18 @@ const (
 	envResolvedFrom = "CARINA_RESOLVED_FROM" // the normalised reference the user gave
 	envResolved     = "CARINA_RESOLVED"      // that reference at its digest
 )
+
+// carinaSubmit validates the options and pins the image (before any
+// allocation). A failure stops the command with one carina: line.
+//
+//export carinaSubmit
+func carinaSubmit() C.int {
+	if err := submit(); err != nil {
+		log.Error(request.Prefixed(err.Error()))
+		return -1
+	}
+	return 0
+}
 
 // submit runs in srun, sbatch and salloc, as the user, before allocation:
 // it computes the step's settings (rejecting contradictions here, before
@@ -35,7 +58,7 @@ func submit() error {
 	c := currentConfig()
 	cwd, _ := os.Getwd()
 	home, _ := os.UserHomeDir()
-	spec, err := buildSpec(os.LookupEnv, cwd, home, c)
+	spec, err := buildSpec(cwd, home, c)
 	if err != nil {
 		return err
 	}
@@ -50,7 +73,12 @@ func submit() error {
 		}
 		return nil
 	}
-	if err := checkMounts(c, spec); err != nil {
+	// The nodes check the mounts again, as the user, with the same code.
+	if _, _, err := mounts.Check(c, spec.Mounts); err != nil {
+		return err
+	}
+	js, err := option.EncodeSpec(spec)
+	if err != nil {
 		return err
 	}
 	if spec.Image != "" {
@@ -58,11 +86,17 @@ func submit() error {
 			return err
 		}
 	}
-	js, err := marshalSpec(spec)
-	if err != nil {
-		return err
-	}
 	return os.Setenv(envSpec, js)
+}
+
+// buildSpec computes the step's settings from the options (the command
+// line's over those inherited from the job's sbatch or salloc), their
+// environment defaults, an environment file and the site's defaults.
+func buildSpec(cwd, home string, c config.Config) (option.Spec, error) {
+	load := func(v string) (option.EnvFile, error) { return envfile.ForOption(v, cwd, home, c.EnvironmentsDir) }
+	flags := option.Effective(recordedFlags(), inheritedFlags(os.LookupEnv))
+	return option.Build(flags, os.Getenv, cwd, load, option.Defaults{
+		MountHome: c.MountHome, RemapRoot: c.RemapRoot, Writable: c.Writable, Entrypoint: c.Entrypoint})
 }
 
 // pinImage pins the image once per job (CARINA_RESOLVED) and pre-pulls it.
@@ -84,14 +118,14 @@ func pinImage(c config.Config, value, cwd string) error {
 			"which this host cannot write", img.Source())
 	}
 	if store != "" {
-		out, err := runas.Cmd{Path: c.Helper, Args: append(append([]string{"pull", "--store", store}, c.PullArgs()...), pin),
-			Self: true, Timeout: c.HelperLimit, Progress: os.Stderr}.Output(context.Background())
+		rep, err := runas.Cmd{Path: c.Helper, Self: true, Timeout: c.HelperLimit, Progress: os.Stderr}.Call(context.Background(),
+			request.Request{Kind: request.KindPull, Site: c, Pull: &request.Pull{Store: store, Image: pin}})
 		if err != nil {
 			return err
 		}
 		if img.Transport == option.LocalStore {
 			// Pinned to the image id it got in the shared store.
-			if pin, err = option.Pinned(strings.TrimSpace(string(out)), img); err != nil {
+			if pin, err = option.Pinned(rep.Image, img); err != nil {
 				return err
 			}
 		}
@@ -116,12 +150,12 @@ func resolve(c config.Config, img option.Image) (string, error) {
 		f.Close()
 		return img.Source(), nil
 	}
-	out, err := runas.Cmd{Path: c.Helper, Args: append(append([]string{"resolve"}, c.RetryArgs()...), img.Ref), Self: true,
-		Timeout: 2 * time.Minute}.Output(context.Background())
+	rep, err := runas.Cmd{Path: c.Helper, Self: true, Timeout: 2 * time.Minute}.Call(context.Background(),
+		request.Request{Kind: request.KindResolve, Site: c, Resolve: &request.Resolve{Image: img.Ref}})
 	if err != nil {
 		return "", err
 	}
-	return option.Pinned(strings.TrimSpace(string(out)), img)
+	return option.Pinned(rep.Image, img)
 }
 
 // inherited returns the pinned form of img that the environment carries

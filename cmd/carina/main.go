@@ -15,9 +15,9 @@ import (
 const usage = `usage: carina COMMAND [ARGS]
 
 Commands run by the SPANK plugin, as the job user:
-  node up     pull the image and start (or find) the job's node container
-  node down   remove the job's node containers and end podman's pause process
-  node save   write a node container's filesystem as a squashfs file (--container-save)
+  plugin      read one request (JSON) on stdin, answer on stdout: start or find
+              a node container, remove a job's containers, --container-save,
+              pull, resolve (pkg/request)
   relay serve --socket PATH   run the containers' srun, sbatch... on the host
 For users (srun and sbatch run these on the submit host):
   kept [--node NODE] list | rm NAME...
@@ -61,12 +61,8 @@ func run(args []string) int {
 	case args[0] == "version":
 		fmt.Println("carina", version)
 		return 0
-	case args[0] == "node" && len(args) > 1 && args[1] == "up":
-		err = nodeUp(args[2:])
-	case args[0] == "node" && len(args) > 1 && args[1] == "down":
-		err = nodeDown(args[2:])
-	case args[0] == "node" && len(args) > 1 && args[1] == "save":
-		err = nodeSave(args[2:])
+	case args[0] == "plugin" && len(args) == 1:
+		return pluginCmd()
 	case args[0] == "kept":
 		err = keptCmd(args[1:])
 	case args[0] == "resolve":

@@ -5,24 +5,28 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
+	"github.com/carina-hpc/carina/pkg/config"
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
+	"github.com/carina-hpc/carina/pkg/mounts"
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
 	"github.com/carina-hpc/carina/pkg/pull"
 	"github.com/carina-hpc/carina/pkg/relay"
+	"github.com/carina-hpc/carina/pkg/request"
 	"github.com/carina-hpc/carina/pkg/squashfs"
 )
 
-// nodeFlags are shared by node up and node down.
+// nodeFlags are a plugin request in the helper's terms: the site's
+// settings, the step on this node, and (node up) what to start.
 type nodeFlags struct {
 	job                  uint
 	node                 string
@@ -34,58 +38,30 @@ type nodeFlags struct {
 	imageFormat          string
 	siteStore            string
 	retry                *image.Retry
-	spec                 option.Spec // the step's effective settings (--spec JSON)
-	script               string      // the batch script, mounted read-only at its path
-	relayBin             string      // the relay client's directory; "" = no relay
-	scope                string      // container_scope: job or global
-	entryEnv             []string    // NAME=VALUE given to the entrypoint (--container-env)
+	site                 config.Config // the site's configuration (mount policy and defaults)
+	home                 string        // the user's home directory (passwd)
+	spec                 option.Spec   // the step's effective settings
+	script               string        // the batch script, mounted read-only at its path
+	relayBin             string        // the relay client's directory; "" = no relay
+	scope                string        // container_scope: job or global
+	entryEnv             []string      // NAME=VALUE given to the entrypoint (--container-env)
 }
 
-// parseNodeFlags parses the flags node up, down and save share; extra
-// adds a command's own flags to the set.
-func parseNodeFlags(name string, args []string, wantImage bool, extra ...func(*flag.FlagSet)) (nodeFlags, error) {
-	var f nodeFlags
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	for _, add := range extra {
-		add(fs)
-	}
-	fs.UintVar(&f.job, "job", 0, "Slurm job id")
-	fs.StringVar(&f.node, "node", "", "Slurm node name")
-	fs.StringVar(&f.runtimeDir, "runtime-dir", "/run/carina", "site runtime directory")
-	fs.StringVar(&f.storeDir, "store-dir", "/var/lib/carina", "site store directory")
-	fs.StringVar(&f.podman, "podman", "/usr/bin/podman", "podman binary")
-	fs.StringVar(&f.initPath, "init", "/usr/bin/catatonit", "static init for the container")
-	fs.Func("podman-flag", "a global podman flag of the site (repeatable)", func(v string) error {
-		f.podmanFlags = append(f.podmanFlags, v)
-		return nil
-	})
-	fs.StringVar(&f.imageStore, "image-store", "", "the user's image store shared by all nodes (default: node-local)")
-	fs.StringVar(&f.scope, "scope", "job", "container_scope: job, or global (named containers outlive the job)")
-	if wantImage {
-		fs.StringVar(&f.image, "image", "", "normalised image reference")
-		f.retry = retryFlags(fs)
-		fs.StringVar(&f.imageFormat, "image-format", formatSquashfs, "squashfs or overlay: how the shared store keeps images")
-		fs.StringVar(&f.siteStore, "site-store", "", "the site's read-only image store, looked in first")
-		fs.Func("spec", "the step's settings as JSON (from the plugin)", func(v string) error {
-			return json.Unmarshal([]byte(v), &f.spec)
-		})
-		fs.StringVar(&f.script, "script", "", "a batch script to mount read-only at its own path")
-		fs.StringVar(&f.relayBin, "relay-bin", "", "directory of the static relay client and its command links")
-		fs.Func("entrypoint-env", "NAME=VALUE for the image's entrypoint (repeatable)", func(v string) error {
-			f.entryEnv = append(f.entryEnv, v)
-			return nil
-		})
-	}
-	if err := fs.Parse(args); err != nil {
-		return f, err
-	}
-	if wantImage {
+// flagsFor turns a plugin request into nodeFlags.
+func flagsFor(req request.Request) (nodeFlags, error) {
+	c := req.Site
+	f := nodeFlags{job: uint(req.Job), node: req.Node, runtimeDir: c.RuntimeDir, storeDir: c.StoreDir,
+		podman: c.Podman, initPath: c.InitPath, podmanFlags: c.PodmanFlags, imageStore: req.ImageStore,
+		imageFormat: c.ImageFormat, siteStore: c.SiteStore, retry: &image.Retry{Attempts: c.PullRetries, Delay: c.RetryDelay},
+		site: c, scope: c.ContainerScope}
+	if u := req.NodeUp; u != nil {
+		f.image, f.spec, f.script, f.relayBin, f.entryEnv, f.home = u.Image, u.Spec, u.Script, u.RelayBin, u.EntrypointEnv, u.Home
 		if err := checkImageFormat(f.imageFormat); err != nil {
-			return f, fmt.Errorf("%s: %w", name, err)
+			return f, err
 		}
-	}
-	if f.job == 0 || f.job > 1<<32-1 || f.node == "" || (wantImage && f.image == "" && f.spec.Name == "") {
-		return f, fmt.Errorf("%s: --job, --node%s are required", name, map[bool]string{true: " and --image (or a named container)"}[wantImage])
+		if f.image == "" && f.spec.Name == "" {
+			return f, errors.New("node up: an image or a container name is required")
+		}
 	}
 	return f, nil
 }
@@ -121,15 +97,19 @@ func (f nodeFlags) podmanFor(d plan.Dirs) nodectr.Podman {
 // nodeUp makes sure the job's container for this image runs on this node
 // and prints its plan.Container as JSON. Steps of a job on a node are
 // serialised by a lock in the user's runtime directory.
-func nodeUp(args []string) error {
-	f, err := parseNodeFlags("node up", args, true)
-	if err != nil {
-		return err
-	}
+func nodeUp(f nodeFlags) (plan.Container, error) {
 	resetOOMScore()
+	// The mounts are decided here, as the user: the site's defaults, the
+	// home directory and the step's own, checked against the site's
+	// policy with the user's rights (root never resolves them).
+	ms, checked, err := mounts.ForNode(f.site, f.spec, f.home)
+	if err != nil {
+		return plan.Container{}, err
+	}
+	f.spec.Mounts = ms
 	s, d, unlock, err := f.lockStep()
 	if err != nil {
-		return err
+		return plan.Container{}, err
 	}
 	defer unlock()
 	ctx := context.Background()
@@ -152,56 +132,52 @@ func nodeUp(args []string) error {
 	// process, by its start time), so it is joined without asking podman.
 	if haveState && saved.Pid > 0 && saved.Start != 0 && processStart(saved.Pid) == saved.Start {
 		if err := checkNameMode(f.spec, true, global); err != nil {
-			return err
+			return plan.Container{}, err
 		}
 		c, err := f.rejoin(ctx, pm, d, name, saved, nodectr.State{ID: saved.ID, Pid: saved.Pid, Running: true})
 		if err != nil {
-			return err
+			return plan.Container{}, err
 		}
-		if err := writeJSONAtomic(stateFile, c); err != nil {
-			return err
-		}
-		return printJSON(c)
+		return c, writeJSONAtomic(stateFile, c)
 	}
 	if err := f.initImageStore(ctx, d); err != nil {
-		return err
+		return plan.Container{}, err
 	}
 	st, exists, err := pm.Inspect(ctx, name)
 	if err != nil {
-		return err
+		return plan.Container{}, err
 	}
 	if err := checkNameMode(f.spec, exists && st.Running, exists && global); err != nil {
-		return err
+		return plan.Container{}, err
 	}
 	if exists && haveState && (st.Running || global) {
 		c, err := f.rejoin(ctx, pm, d, name, saved, st)
 		if err != nil {
-			return err
+			return plan.Container{}, err
 		}
-		if err := writeJSONAtomic(stateFile, c); err != nil {
-			return err
-		}
-		return printJSON(c)
+		return c, writeJSONAtomic(stateFile, c)
 	}
 	if exists {
 		if err := nodectr.Teardown(ctx, pm, d, name); err != nil {
-			return err
+			return plan.Container{}, err
 		}
 	}
 	if f.image == "" {
-		return fmt.Errorf("no container named %q runs in this job on node %s, and no --container-image was given to create it",
+		return plan.Container{}, fmt.Errorf("no container named %q runs in this job on node %s, and no --container-image was given to create it",
 			f.spec.Name, s.Node)
 	}
 	c, err := f.start(ctx, pm, d, s, name, global)
+	if err == nil {
+		err = mounts.Verify(c.Pid, checked)
+	}
+	if err == nil {
+		err = writeJSONAtomic(stateFile, c)
+	}
 	if err != nil {
 		_ = nodectr.Teardown(ctx, pm, d, name)
-		return err
+		return plan.Container{}, err
 	}
-	if err := writeJSONAtomic(stateFile, c); err != nil {
-		_ = nodectr.Teardown(ctx, pm, d, name)
-		return err
-	}
-	return printJSON(c)
+	return c, nil
 }
 
 // rejoin hands a later step a container that exists already: a running
@@ -355,12 +331,13 @@ func (f nodeFlags) containerSpec(name string, s plan.Step) nodectr.Spec {
 // nodeDown removes the job's containers on this node; when no carina
 // container of the user is left there, it also ends podman's pause process
 // so that no process of the user outlives the job.
-func nodeDown(args []string) error {
-	f, err := parseNodeFlags("node down", args, false)
-	if err != nil {
-		return err
-	}
+func nodeDown(f nodeFlags) error {
 	resetOOMScore()
+	if f.imageStore != "" && !ownStore(f.imageStore) {
+		// The job failed before its shared store was made (or something
+		// not the user's is there): podman must not be pointed at it.
+		f.imageStore = ""
+	}
 	s := f.step()
 	if err := s.Validate(); err != nil {
 		return err
@@ -428,6 +405,17 @@ func nodeDown(args []string) error {
 	return nil
 }
 
+// ownStore reports whether dir is a directory of the calling user (the
+// helper runs as the job user).
+func ownStore(dir string) bool {
+	fi, err := os.Lstat(storeGraph(dir))
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
+}
+
 // resetOOMScore undoes slurmstepd's -1000 so that podman and the container
 // are not immune to the OOM killer (raising the score needs no privilege).
 func resetOOMScore() {
@@ -440,10 +428,6 @@ func writeJSONAtomic(path string, v any) error {
 		return err
 	}
 	return nodectr.WriteFileAtomic(path, b)
-}
-
-func printJSON(v any) error {
-	return json.NewEncoder(os.Stdout).Encode(v)
 }
 
 // processStart is the start time of pid (field 22 of /proc/PID/stat, in

@@ -1,27 +1,18 @@
 package main
 
-// node save: --container-save (nodectr.Save).
+// node save: --container-save (nodectr.Save), from a plugin request.
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"path/filepath"
 
 	"github.com/carina-hpc/carina/pkg/nodectr"
 )
 
-func nodeSave(args []string) error {
-	var name, out string
-	f, err := parseNodeFlags("node save", args, false, func(fs *flag.FlagSet) {
-		fs.StringVar(&name, "name", "", "the container to save")
-		fs.StringVar(&out, "out", "", "the squashfs file to write")
-	})
-	if err != nil {
-		return err
-	}
+func nodeSave(f nodeFlags, name, out string) error {
 	if !filepath.IsAbs(out) || name == "" {
-		return fmt.Errorf("node save: --name and an absolute --out are required")
+		return fmt.Errorf("node save: a container name and an absolute output path are required")
 	}
 	resetOOMScore()
 	s, d, unlock, err := f.lockStep()

@@ -45,6 +45,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/carina-hpc/carina/pkg/option"
 )
 
 // tables are the file's tables; their keys are settings (byKey).
@@ -84,6 +86,10 @@ func (c *Config) loadFile(path string, ownerCheck bool) error {
 		if !ok {
 			return f.Errorf(k, "%s: want %s, not %s", name, s.kind.want(), f.Type(k))
 		}
+		if holdsNUL(v) {
+			// TOML can write one (\u0000); no path, flag or mount holds one.
+			return f.Errorf(k, "%s: a NUL byte", name)
+		}
 		if err := s.set(c, v); err != nil {
 			return f.Errorf(k, "%s: %v", name, err)
 		}
@@ -108,6 +114,17 @@ func fileValue(k kind, v any) (any, bool) {
 		return Strings(v)
 	}
 	return nil, false
+}
+
+// holdsNUL tells whether a string or a list of strings holds a NUL byte.
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.IndexByte(v, 0) >= 0
+	case []string:
+		return slices.ContainsFunc(v, func(s string) bool { return strings.IndexByte(s, 0) >= 0 })
+	}
+	return false
 }
 
 // Strings converts a TOML array of strings (an empty one included).
@@ -146,6 +163,11 @@ func setDefaultMounts(c *Config, v any) error {
 		}
 		if src, _, _ := strings.Cut(m, ":"); !filepath.IsAbs(src) {
 			return fmt.Errorf("mount %q: want an absolute source", m)
+		}
+		// The nodes parse each one for every job (spank nodeMounts): a
+		// flag they refuse is refused here, when the plugin loads.
+		if _, err := option.ParseMounts(m, "/"); err != nil {
+			return err
 		}
 	}
 	c.DefaultMounts = nilIfEmpty(v.([]string))

@@ -105,6 +105,10 @@ podman.binary = "/opt/podman"
 		{"relative allowed", "[mounts]\nallowed = [\"home\"]\n", nil, `FILE:2: mounts.allowed: "home": want a clean absolute path`},
 		{"relative default mount", "[mounts]\ndefault = [\"scratch:/scratch\"]\n", nil, `FILE:2: mounts.default: mount "scratch:/scratch": want an absolute source`},
 		{"bad default mount", "[mounts]\ndefault = [\"/a:b\"]\n", nil, `FILE:2: mounts.default: mount "/a:b": want SRC[:DST[:FLAGS]]`},
+		{"bad default mount flag", "[mounts]\ndefault = [\"/a:/b:bogus\"]\n", nil,
+			`FILE:2: mounts.default: --container-mounts: unknown flag "bogus" in "/a:/b:bogus"`},
+		{"NUL in a path", "\nhelper = \"/x\\u0000\"\n", nil, "FILE:2: helper: a NUL byte"},
+		{"NUL in a list", "[podman]\nextra_flags = [\"--x\", \"--y\\u0000\"]\n", nil, "FILE:2: podman.extra_flags: a NUL byte"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

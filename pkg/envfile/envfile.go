@@ -4,7 +4,8 @@
 // apart from reading those files. The plugin merges the result under the
 // command line's flags (flags win); that is not done here.
 //
-// Schema (strict: unknown keys and wrong types are errors naming FILE:LINE):
+// Schema (strict: unknown keys, wrong types and values the options would
+// refuse are errors naming FILE:LINE):
 //
 //	base_environment = "other"     # or ["a", "b"]: NAME or PATH, resolved as --environment
 //	                               # (a relative PATH against this file's directory);
@@ -42,6 +43,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/option"
 )
 
 // Env is an environment file with its bases applied.
@@ -179,8 +181,10 @@ func (l *loader) load(path string, chain []string) (Env, error) {
 }
 
 // readFile reads an environment file: a regular file the user can read.
+// It is opened without blocking, so a FIFO (or a device) named as one is
+// refused at once instead of hanging srun in open.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("environment file %s: %w", path, unwrapPath(err))
 	}
@@ -258,4 +262,20 @@ func mergeMap(dst, src map[string]string) map[string]string {
 type base struct {
 	value string
 	key   toml.Key
+}
+
+// ForOption loads an --environment file (NAME or PATH) with its bases, as
+// the user, and hands its settings to the option layer.
+func ForOption(value, cwd, home, siteDir string) (option.EnvFile, error) {
+	e, err := Load(value, cwd, home, siteDir)
+	if err != nil {
+		return option.EnvFile{}, err
+	}
+	path := ""
+	if len(e.Files) > 0 {
+		path = e.Files[len(e.Files)-1]
+	}
+	return option.EnvFile{Path: path, Image: e.Image, Mounts: e.Mounts, Workdir: e.Workdir,
+		Writable: e.Writable, Entrypoint: e.Entrypoint, MountHome: e.MountHome, Remap: e.RemapRoot,
+		ContainerEnv: e.ContainerEnv, Env: e.Env, Annotations: e.Annotations}, nil
 }

@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func bp(b bool) *bool { return &b }
@@ -178,6 +180,16 @@ j = "other"
 			`ROOT/cwd/a.toml:1: mounts: mount "/a:/b:ro:x": want SRC[:DST[:FLAGS]]`},
 		{"empty image", map[string]string{"cwd/a.toml": "image = \"\"\n"}, "a.toml", Env{},
 			`ROOT/cwd/a.toml:1: image: want an image`},
+		{"invalid image", map[string]string{"cwd/a.toml": "\nimage = \"Debian:12\"\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:2: image: --container-image="Debian:12": not a valid image reference`},
+		{"bad mount flag", map[string]string{"cwd/a.toml": "mounts = [\"/a:/b:bogus\"]\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:1: mounts: --container-mounts: unknown flag "bogus"`},
+		{"bad annotation key", map[string]string{"cwd/a.toml": "[annotations]\n\"a=b\" = \"c\"\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:2: annotations: annotation "a=b": a key is letters`},
+		{"NUL in workdir", map[string]string{"cwd/a.toml": "workdir = \"/w\\u0000\"\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:1: workdir: container settings: a value holds a NUL byte`},
+		{"NUL in a variable", map[string]string{"cwd/a.toml": "[env]\nA = \"x\\u0000\"\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:2: env: container settings: a value holds a NUL byte`},
 		{"syntax error", map[string]string{"cwd/a.toml": "image = \"x\"\nwritable = tru\n"}, "a.toml", Env{},
 			`ROOT/cwd/a.toml:2: `},
 		{"duplicate key", map[string]string{"cwd/a.toml": "image = \"x\"\n\nimage = \"y\"\n"}, "a.toml", Env{},
@@ -271,5 +283,30 @@ func TestEnvSearchPlaces(t *testing.T) {
 	}
 	if !IsPath("a/b") || !IsPath("a.toml") || IsPath("pytorch") {
 		t.Fatal("IsPath")
+	}
+}
+
+// A FIFO or a device named as an environment file is refused at once: the
+// open does not wait for a writer, nothing endless is read.
+func TestEnvNotRegular(t *testing.T) {
+	root := tree(t, nil)
+	fifo := filepath.Join(root, "cwd", "fifo.toml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, "/dev/zero"} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Load(p, filepath.Join(root, "cwd"), filepath.Join(root, "home"), filepath.Join(root, "site"))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("Load(%s) = %v, want a 'not a regular file' error", p, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Load(%s) hung", p)
+		}
 	}
 }

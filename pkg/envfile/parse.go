@@ -7,6 +7,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/option"
 )
 
 // parse reads one file's own keys, in file order; its bases are returned,
@@ -53,6 +54,9 @@ func parse(f *config.TOMLFile) (Env, []base, error) {
 				return e, nil, f.Errorf(k, "image: want an image as --container-image takes, not %q", s)
 			}
 			e.Image = resolveImage(s, dir)
+			if err := checkSpec(f, k, option.Spec{Image: e.Image, Cwd: dir}); err != nil {
+				return e, nil, err
+			}
 		case "workdir":
 			s, ok := v.(string)
 			if !ok {
@@ -62,6 +66,9 @@ func parse(f *config.TOMLFile) (Env, []base, error) {
 				return e, nil, f.Errorf(k, "workdir: want an absolute path, not %q", s)
 			}
 			e.Workdir = filepath.Clean(s)
+			if err := checkSpec(f, k, option.Spec{Workdir: e.Workdir}); err != nil {
+				return e, nil, err
+			}
 		case "mounts":
 			l, ok := config.Strings(v)
 			if !ok {
@@ -73,6 +80,9 @@ func parse(f *config.TOMLFile) (Env, []base, error) {
 				}
 				if src, _, _ := strings.Cut(m, ":"); !filepath.IsAbs(src) {
 					return e, nil, f.Errorf(k, "mounts: mount %q: want an absolute source", m)
+				}
+				if _, err := option.ParseMounts(m, dir); err != nil {
+					return e, nil, f.Errorf(k, "mounts: %v", err)
 				}
 			}
 			e.Mounts = appendNew(nil, l)
@@ -128,13 +138,32 @@ func parseTable(f *config.TOMLFile, k toml.Key, v any, e *Env, wrong func(toml.K
 		if !varName.MatchString(k[1]) {
 			return f.Errorf(k, "env: invalid variable name %q", k[1])
 		}
-		e.Env = mergeMap(e.Env, map[string]string{k[1]: s})
+		kv := map[string]string{k[1]: s}
+		if err := checkSpec(f, k, option.Spec{Env: kv}); err != nil {
+			return err
+		}
+		e.Env = mergeMap(e.Env, kv)
 		return nil
 	}
 	if k[1] == "" {
 		return f.Errorf(k, "annotations: empty name")
 	}
-	e.Annotations = mergeMap(e.Annotations, map[string]string{k[1]: s})
+	kv := map[string]string{k[1]: s}
+	if err := checkSpec(f, k, option.Spec{Annotations: kv}); err != nil {
+		return err
+	}
+	e.Annotations = mergeMap(e.Annotations, kv)
+	return nil
+}
+
+// checkSpec applies to one setting, in a Spec of its own, the checks the
+// nodes apply to the whole Spec (option.Spec.Validate): a value they
+// would refuse is refused here, at FILE:LINE, instead of failing the job
+// on its nodes.
+func checkSpec(f *config.TOMLFile, k toml.Key, s option.Spec) error {
+	if err := s.Validate(); err != nil {
+		return f.Errorf(k, "%s: %v", k[0], err)
+	}
 	return nil
 }
 

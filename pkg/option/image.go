@@ -50,6 +50,9 @@ func ParseImage(v, cwd string) (Image, error) {
 	if strings.ContainsAny(v, " \t\n\r") {
 		return Image{}, fmt.Errorf("--container-image=%q: image references contain no white space", orig)
 	}
+	if strings.IndexByte(v, 0) >= 0 {
+		return Image{}, fmt.Errorf("--container-image=%q: a NUL byte", orig)
+	}
 	if name, ok := strings.CutPrefix(v, LocalStore+":"); ok {
 		if name == "" || strings.ContainsAny(name, "@") && !strings.Contains(name, "@sha256:") {
 			return Image{}, fmt.Errorf("--container-image=%q: want containers-storage:IMAGE", orig)

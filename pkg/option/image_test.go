@@ -36,6 +36,8 @@ func TestParseImage(t *testing.T) {
 		{"containers-storage:", "", "want containers-storage:IMAGE"},
 		{"oci-archive:", "", "no path"},
 		{"debian:bad:tag", "", "not a valid image reference"},
+		{"/srv/a\x00.sqsh", "", "a NUL byte"},
+		{"containers-storage:app\x00", "", "a NUL byte"},
 	}
 	for _, tc := range tests {
 		got, err := ParseImage(tc.in, "/home/u")

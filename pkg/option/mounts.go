@@ -58,6 +58,11 @@ func AddMount(ms []Mount, m Mount) []Mount {
 }
 
 func parseMount(entry, cwd string) (Mount, error) {
+	if strings.IndexByte(entry, 0) >= 0 {
+		// No path or option can hold one; only a TOML file (\u0000) can
+		// write one, and the Spec would be refused on the nodes.
+		return Mount{}, fmt.Errorf("--container-mounts: invalid entry %q: a NUL byte", entry)
+	}
 	fields := strings.SplitN(entry, ":", 3)
 	src := fields[0]
 	if src == "" || len(fields) > 1 && fields[1] == "" {

@@ -100,6 +100,8 @@ func TestParseMounts(t *testing.T) {
 		{"/a:b", nil, `target "b"`},
 		{"/a:", nil, "invalid entry"},
 		{"/a:/", nil, "over the container's root"},
+		{"/a\x00b:/b", nil, "a NUL byte"},
+		{"tmpfs:/t:size=1m\x00", nil, "a NUL byte"},
 	}
 	for _, tc := range tests {
 		got, err := ParseMounts(tc.in, "/cwd")
@@ -194,7 +196,54 @@ func TestDecodeSpec(t *testing.T) {
 			t.Errorf("%s: DecodeSpec accepted %.60s", name, js)
 		}
 	}
+	// Empty lists and maps decode as none: one Spec, one ContainerKey,
+	// however the document spelled them.
+	bare, err := DecodeSpec(`{"cwd":"/","mounts":[{"source":"/a","target":"/a"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := DecodeSpec(`{"cwd":"/","mounts":[{"source":"/a","target":"/a","flags":[]}],"container_env":[],` +
+		`"unshare":[],"env":{},"annotations":{}}`)
+	if err != nil || !reflect.DeepEqual(empty, bare) || empty.ContainerKey("r") != bare.ContainerKey("r") {
+		t.Errorf("empty lists and maps: %+v, %v; want %+v", empty, err, bare)
+	}
+	if s, err := DecodeSpec(`{"cwd":"/","mounts":[]}`); err != nil || s.Mounts != nil {
+		t.Errorf(`"mounts":[] decodes to %#v, %v`, s.Mounts, err)
+	}
 	if _, err := EncodeSpec(Spec{Cwd: "/", Env: map[string]string{"A": strings.Repeat("x", MaxSpecBytes)}}); err == nil {
 		t.Error("EncodeSpec accepted a spec too large to travel")
+	}
+}
+
+// One row per rule of Effective: the command line over what a nested srun
+// inherits from its sbatch.
+func TestEffective(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		recorded  Flags
+		inherited map[string]string
+		want      Flags
+	}{
+		{"inherited only", Flags{}, map[string]string{"container-image": "a"}, Flags{"container-image": {"a"}}},
+		{"replayed and own: own wins", Flags{"container-image": {"a", "b"}}, map[string]string{"container-image": "a"},
+			Flags{"container-image": {"b"}}},
+		{"replayed only", Flags{"container-image": {"a"}}, map[string]string{"container-image": "a"}, Flags{"container-image": {"a"}}},
+		{"mounts add up", Flags{"container-mounts": {"/a", "/b"}}, map[string]string{"container-mounts": "/a"},
+			Flags{"container-mounts": {"/a", "/b"}}},
+		{"other half hides inherited", Flags{"container-readonly": {"1"}}, map[string]string{"container-writable": "1"},
+			Flags{"container-readonly": {"1"}}},
+		{"nothing", Flags{}, nil, Flags{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Effective(tc.recorded, tc.inherited)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if strings.Join(got[k], ",") != strings.Join(v, ",") {
+					t.Fatalf("got %v, want %v", got, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -35,7 +35,34 @@ func DecodeSpec(js string) (Spec, error) {
 	if err := s.Validate(); err != nil {
 		return Spec{}, err
 	}
-	return s, nil
+	return s.dropEmpty(), nil
+}
+
+// dropEmpty makes empty lists and maps nil, as EncodeSpec leaves them
+// out: a Spec decodes to the same value however it was written
+// ("mounts":[] or no mounts), so equal settings give one ContainerKey.
+func (s Spec) dropEmpty() Spec {
+	if len(s.Mounts) == 0 {
+		s.Mounts = nil
+	}
+	for i := range s.Mounts {
+		if len(s.Mounts[i].Flags) == 0 {
+			s.Mounts[i].Flags = nil
+		}
+	}
+	if len(s.ContainerEnv) == 0 {
+		s.ContainerEnv = nil
+	}
+	if len(s.Unshare) == 0 {
+		s.Unshare = nil
+	}
+	if len(s.Env) == 0 {
+		s.Env = nil
+	}
+	if len(s.Annotations) == 0 {
+		s.Annotations = nil
+	}
+	return s
 }
 
 // EncodeSpec is the inverse of DecodeSpec; it refuses a Spec that could

@@ -40,6 +40,8 @@ func TestRelayCommands(t *testing.T) {
 		{name: "stdin to stdout", argv: []string{"cat"}, stdin: "hello\nworld\n", stdout: "hello\nworld\n"},
 		{name: "stderr", argv: []string{"sh", "-c", "echo oops >&2; exit 3"}, want: Status{Exit: 3}, stderr: "oops\n"},
 		{name: "arguments", argv: []string{"sh", "-c", `printf '%s|' "$@"`, "x", "a b", "", "*"}, stdout: "a b||*|"},
+		{name: "bytes that are not UTF-8", argv: []string{"sh", "-c", `printf '%s|' "$@"`, "x", "caf\xe9", "\xff\xfe"},
+			stdout: "caf\xe9|\xff\xfe|"},
 		{name: "argv0 is the basename", argv: []string{"/container/bin/sh", "-c", "echo $0"}, stdout: "sh\n"},
 		{name: "killed by a signal", argv: []string{"sh", "-c", "kill -KILL $$"}, want: Status{Signal: 9}},
 		{name: "the very same files", argv: []string{"sh", "-c", "readlink /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2"},

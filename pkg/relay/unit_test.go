@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -22,6 +23,8 @@ func TestRelayFrames(t *testing.T) {
 		Reply{Exit: &exit},
 		Reply{Signal: 9},
 		Reply{Error: "carina: relay: x"},
+		Request{Argv: []string{"srun", "cat", "caf\xe9.txt"}, Env: []string{"F=\xff", "E="}, Cwd: "/d\xe9"},
+		Request{},
 	} {
 		b, err := encodeFrame(v)
 		if err != nil {
@@ -34,6 +37,10 @@ func TestRelayFrames(t *testing.T) {
 		if !reflect.DeepEqual(got.Elem().Interface(), v) {
 			t.Errorf("%#v came back as %#v", v, got.Elem().Interface())
 		}
+	}
+	latin1, _ := encodeFrame(Request{Argv: []string{"srun", "caf\xe9"}})
+	if want := `{"argv":["srun",{"bytes":"Y2Fm6Q=="}],"env":null}`; string(latin1[4:]) != want {
+		t.Errorf("a Latin-1 argument is sent as %s, want %s", latin1[4:], want)
 	}
 	zero, _ := encodeFrame(Reply{Exit: new(int)})
 	if !strings.Contains(string(zero), `"exit":0`) {
@@ -141,5 +148,30 @@ func TestRelayStatusCode(t *testing.T) {
 		if got := tt.st.Code(); got != tt.want {
 			t.Errorf("%+v: %d, want %d", tt.st, got, tt.want)
 		}
+	}
+}
+
+// TestRelayFrameHeaderOnly: a header claims up to maxFrame; what the
+// decoder sets aside follows the bytes that came.
+func TestRelayFrameHeaderOnly(t *testing.T) {
+	hdr := []byte{0, 0x80, 0, 0} // maxFrame
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := readFrame(bytes.NewReader(append(hdr, `{"argv":`...)), &Request{})
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Fatalf("a header and 8 bytes cost %d bytes", alloc)
+	}
+	big := Request{Argv: []string{"srun", strings.Repeat("x", 3<<20)}}
+	b, err := encodeFrame(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Request
+	if err := readFrame(bytes.NewReader(b), &got); err != nil || !reflect.DeepEqual(got, big) {
+		t.Fatalf("a 3 MiB frame: %v", err)
 	}
 }

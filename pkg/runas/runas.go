@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/carina-hpc/carina/pkg/request"
 )
 
 // User is the identity a helper runs as.
@@ -62,6 +64,8 @@ type Cmd struct {
 	// Progress, when set, also receives the helper's standard error as it
 	// comes (a pull's progress on the user's terminal).
 	Progress io.Writer
+	// Stdin is the helper's standard input (default: empty).
+	Stdin []byte
 }
 
 // BaseEnv is the environment every helper starts from.
@@ -81,6 +85,42 @@ const maxCapture = 4 << 20
 // Output runs the command and returns its standard output. On failure the
 // error is the helper's last "carina:" line when it printed one.
 func (c Cmd) Output(ctx context.Context) ([]byte, error) {
+	out, stderr, err := c.Run(ctx)
+	if err == nil {
+		return out, nil
+	}
+	if errors.Is(err, errTimeout) {
+		return nil, fmt.Errorf("carina: %s did not finish within %s", c.Path, c.Timeout)
+	}
+	return nil, helperError(c.Path, err, stderr)
+}
+
+// Call sends one request to the helper (`carina plugin`) and reads its
+// reply: the one way the plugin talks to the helper.
+func (c Cmd) Call(ctx context.Context, req request.Request) (request.Reply, error) {
+	var in bytes.Buffer
+	if err := request.Encode(&in, req); err != nil {
+		return request.Reply{}, err
+	}
+	c.Args = append([]string{"plugin"}, c.Args...)
+	c.Stdin = in.Bytes()
+	out, stderr, err := c.Run(ctx)
+	if errors.Is(err, errTimeout) {
+		return request.Reply{}, fmt.Errorf("carina: %s %s did not finish within %s", c.Path, req.Kind, c.Timeout)
+	}
+	return request.ParseReply(out, err, stderr)
+}
+
+var errTimeout = errors.New("time limit reached")
+
+// Run runs the command: its standard output, its captured standard error
+// and the run's error (errTimeout past the time limit).
+//
+// The child gets a new session (no controlling terminal), pipes for its
+// standard streams, and no other file descriptor of the caller:
+// slurmstepd and srun hold descriptors without close-on-exec, which a
+// process of the user must never inherit (startClean).
+func (c Cmd) Run(ctx context.Context) ([]byte, string, error) {
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
@@ -88,7 +128,7 @@ func (c Cmd) Output(ctx context.Context) ([]byte, error) {
 	}
 	cmd, devnull, err := c.command(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer devnull.Close()
 	var stdout, stderr limitedBuffer
@@ -96,14 +136,17 @@ func (c Cmd) Output(ctx context.Context) ([]byte, error) {
 	if c.Progress != nil {
 		cmd.Stderr = io.MultiWriter(c.Progress, &stderr)
 	}
-	err = cmd.Run()
+	if c.Stdin != nil {
+		cmd.Stdin = bytes.NewReader(c.Stdin)
+	}
+	err = startClean(cmd)
 	if err == nil {
-		return stdout.Bytes(), nil
+		err = cmd.Wait()
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return nil, fmt.Errorf("carina: %s did not finish within %s", c.Path, c.Timeout)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = errTimeout
 	}
-	return nil, helperError(c.Path, err, stderr.String())
+	return stdout.Bytes(), stderr.String(), err
 }
 
 // command prepares the helper's process: its own session (no controlling

@@ -4,9 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/carina-hpc/carina/pkg/request"
+	"golang.org/x/sys/unix"
 )
 
 func self(t *testing.T) User {
@@ -103,5 +108,85 @@ func TestUserDir(t *testing.T) {
 	}
 	if err := UserDir(base, "/etc/x", u); err == nil {
 		t.Fatal("accepted a directory outside base")
+	}
+	// Under a shared sticky parent (a scratch filesystem's 1777 store
+	// base), a directory another user made first is refused, not adopted;
+	// one the user made is taken.
+	shared := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(shared, 0o777); err != nil || syscall.Chmod(shared, 0o1777) != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(shared, "4242"), 0o700); err != nil || os.Chown(filepath.Join(shared, "4242"), 5000, 5000) != nil {
+		t.Fatal(err)
+	}
+	if err := UserDir(shared, filepath.Join(shared, "4242"), u); err == nil || !strings.Contains(err.Error(), "someone else") {
+		t.Fatalf("adopted another user's pre-created directory: %v", err)
+	}
+	if err := UserDir(shared, filepath.Join(shared, "4243"), User{UID: 4243, GID: 4243}); err != nil {
+		t.Fatal(err)
+	}
+	// A parent everyone may write that is not sticky is refused.
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o777); err != nil || os.Chmod(open, 0o777) != nil {
+		t.Fatal(err)
+	}
+	if err := UserDir(open, filepath.Join(open, "4242"), u); err == nil {
+		t.Fatal("accepted a world-writable parent that is not sticky")
+	}
+}
+
+// An inheritable descriptor of the caller (slurmstepd holds such) never
+// reaches the helper, and stays inheritable for the caller afterwards.
+func TestNoDescriptorReachesTheHelper(t *testing.T) {
+	fd, err := syscall.Open(os.DevNull, syscall.O_RDONLY, 0) // no O_CLOEXEC, as in slurmstepd
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	out, err := Cmd{Path: "/bin/sh", Args: []string{"-c", "ls /proc/$$/fd"}, Self: true}.Output(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(string(out))
+	for _, f := range got {
+		if n, _ := strconv.Atoi(f); n > 2 && n != 255 { // 255: a shell's own script descriptor
+			t.Errorf("the helper inherited descriptor %s (has %v)", f, got)
+		}
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil || flags&unix.FD_CLOEXEC != 0 {
+		t.Errorf("descriptor %d lost its inheritable flag (flags %d, %v)", fd, flags, err)
+	}
+}
+
+// Call sends one JSON request on stdin and reads one reply; a helper that
+// fails with an error reply gives that error, prefixed once.
+func TestCall(t *testing.T) {
+	for _, tc := range []struct {
+		name, script, want string
+	}{
+		{"reply", `cat >/dev/null; echo '{"image":"pinned"}'`, ""},
+		{"error reply", `cat >/dev/null; echo '{"error":{"message":"image x: not found"}}'; exit 1`, "carina: image x: not found"},
+		{"no reply", `echo 'carina: died early' >&2; exit 3`, "carina: the helper gave no reply (exit status 3): died early"},
+		{"echo request kind", `grep -q '"kind":"resolve"' && echo '{"image":"ok"}'`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			helper := dir + "/helper"
+			if err := os.WriteFile(helper, []byte("#!/bin/sh\n[ \"$1\" = plugin ] || exit 9\n"+tc.script+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Cmd{Path: helper, Self: true}.Call(context.Background(),
+				request.Request{Kind: request.KindResolve, Resolve: &request.Resolve{Image: "x"}})
+			if tc.want == "" {
+				if err != nil || rep.Image == "" {
+					t.Fatalf("Call = %+v, %v", rep, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("Call error = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@
 # shellcheck disable=SC2034  # constants are used by the scripts that source this file
 
 CARINA_TEST_USER=carina
+CARINA_TEST_USER2=carina2         # the other user of the isolation tests
 CARINA_TEST_REGISTRY=127.0.0.1:5000
 STATE_DIR=/run/carina-test          # pid files and markers of what up.sh started
 LOG_DIR=/var/log/carina-test        # registry logs

@@ -1,5 +1,9 @@
 package main
 
+// Runs in: slurmstepd (root, the tasks' parent), slurm_spank_task_exit,
+// after a task of the step ended on this node. Must not: open the save
+// target or any path the user named (the helper writes it, as the user).
+
 /*
 #include "carina.h"
 */
@@ -7,6 +11,7 @@ import "C"
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +19,7 @@ import (
 
 	"github.com/carina-hpc/carina/pkg/config"
 	"github.com/carina-hpc/carina/pkg/plan"
+	"github.com/carina-hpc/carina/pkg/request"
 	"github.com/carina-hpc/carina/pkg/runas"
 )
 
@@ -33,10 +39,10 @@ var (
 	saveNext *saveJob
 )
 
-// carinaTaskExit runs in slurmstepd (root) each time a task of the step
-// ends on this node; after the last one, the first node of the step saves
-// the container's filesystem as a squashfs file (--container-save). A
-// failure is reported, never fatal to the job.
+// carinaTaskExit runs each time a task of the step ends on this node;
+// after the last one, the first node of the step saves the container's
+// filesystem as a squashfs file (--container-save). A failure is
+// reported, never fatal to the job.
 //
 //export carinaTaskExit
 func carinaTaskExit(sp *C.struct_spank_handle) C.int {
@@ -53,11 +59,12 @@ func carinaTaskExit(sp *C.struct_spank_handle) C.int {
 	}
 	saveNext = nil
 	d := plan.DirsFor(j.cfg.RuntimeDir, j.cfg.StoreDir, j.step)
-	args := append([]string{"node", "save", "--name", j.container, "--out", j.out}, helperArgs(j.cfg, j.step)...)
+	req := request.Request{Kind: request.KindSave, Site: j.cfg, Job: j.step.JobID, Node: j.step.Node,
+		Save: &request.Save{Container: j.container, Out: j.out}}
 	start := time.Now()
-	if _, err := (runas.Cmd{Path: j.cfg.Helper, Args: args, As: j.user, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
-		Timeout: j.cfg.HelperLimit}).Output(context.Background()); err != nil {
-		log.Error(prefixed("--container-save=" + j.out + ": " + err.Error()))
+	if _, err := (runas.Cmd{Path: j.cfg.Helper, As: j.user, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
+		Timeout: j.cfg.HelperLimit}).Call(context.Background(), req); err != nil {
+		log.Error("carina: --container-save=" + j.out + ": " + strings.TrimPrefix(err.Error(), "carina: "))
 		return 0
 	}
 	log.Info("carina: container saved", zap.String("file", j.out), zap.Duration("took", time.Since(start)))
