@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carina-hpc/carina/pkg/image"
+	"github.com/carina-hpc/carina/pkg/node"
 	"github.com/carina-hpc/carina/pkg/pull"
 )
 
@@ -41,21 +42,21 @@ func pullCmd(args []string) error {
 	fs := flag.NewFlagSet("pull", flag.ContinueOnError)
 	store := fs.String("store", "", "the image store directory (the site's image_store for this user)")
 	retry := retryFlags(fs)
-	format := fs.String("image-format", formatSquashfs, "squashfs or overlay: how the store keeps images")
+	format := fs.String("image-format", node.FormatSquashfs, "squashfs or overlay: how the store keeps images")
 	site := fs.Bool("site", false, "fill a site store (an admin's, as root): every user's jobs may start from it")
 	siteStore := fs.String("site-store", "", "the site's store: an image it holds is not pulled again")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := checkImageFormat(*format); err != nil {
+	if err := node.CheckImageFormat(*format); err != nil {
 		return err
 	}
 	if *store == "" || fs.NArg() != 1 {
 		return fmt.Errorf("usage: carina pull --store DIR IMAGE")
 	}
-	resetOOMScore()
+	node.ResetOOMScore()
 	pin, err := pull.ToStore(context.Background(), pull.Options{Store: *store, Ref: fs.Arg(0), Retry: *retry,
-		Squash: *format == formatSquashfs, Site: *site, SiteStore: *siteStore}, os.Stderr)
+		Squash: *format == node.FormatSquashfs, Site: *site, SiteStore: *siteStore}, os.Stderr)
 	if pin != "" {
 		fmt.Println(pin)
 	}

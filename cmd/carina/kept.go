@@ -12,13 +12,14 @@ import (
 	"os"
 
 	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/node"
 	"github.com/carina-hpc/carina/pkg/nodectr"
 )
 
 func keptCmd(args []string) error {
 	fs := flag.NewFlagSet("kept", flag.ContinueOnError)
 	conf := fs.String("config", config.DefaultFile, "the site configuration (for the runtime and store directories)")
-	node := fs.String("node", os.Getenv("SLURMD_NODENAME"), "the Slurm node (default: this step's)")
+	nodeName := fs.String("node", os.Getenv("SLURMD_NODENAME"), "the Slurm node (default: this step's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,11 +34,8 @@ func keptCmd(args []string) error {
 			return err
 		}
 	}
-	// job only satisfies the step's checks: the directories are per node
-	// and user, not per job.
-	f := nodeFlags{job: 1, node: *node, runtimeDir: c.RuntimeDir, storeDir: c.StoreDir, podman: c.Podman,
-		podmanFlags: c.PodmanFlags}
-	s, d, unlock, err := f.lockStep()
+	f := node.OnNode(c, *nodeName)
+	s, d, unlock, err := f.Lock()
 	if err != nil {
 		return err
 	}
@@ -48,7 +46,7 @@ func keptCmd(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	pm := f.podmanFor(d)
+	pm := f.Podman(d)
 	if rest[0] == "rm" {
 		return nodectr.RemoveKept(ctx, pm, d, s, rest[1:])
 	}

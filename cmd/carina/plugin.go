@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/carina-hpc/carina/pkg/image"
+	"github.com/carina-hpc/carina/pkg/node"
 	"github.com/carina-hpc/carina/pkg/pull"
 	"github.com/carina-hpc/carina/pkg/request"
 )
@@ -45,27 +46,27 @@ func serve(req request.Request) (request.Reply, error) {
 		return request.Reply{Image: pin}, err
 	case request.KindPull:
 		c := req.Site
-		resetOOMScore()
+		node.ResetOOMScore()
 		pin, err := pull.ToStore(context.Background(), pull.Options{Store: req.Pull.Store, Ref: req.Pull.Image,
-			Retry: image.Retry{Attempts: c.PullRetries, Delay: c.RetryDelay}, Squash: c.ImageFormat == formatSquashfs,
+			Retry: image.Retry{Attempts: c.PullRetries, Delay: c.RetryDelay}, Squash: c.ImageFormat == node.FormatSquashfs,
 			SiteStore: c.SiteStore}, os.Stderr)
 		return request.Reply{Image: pin}, err
 	}
-	f, err := flagsFor(req)
+	f, err := node.FromRequest(req)
 	if err != nil {
 		return request.Reply{}, err
 	}
 	switch req.Kind {
 	case request.KindNodeUp:
-		c, err := nodeUp(f)
+		c, err := node.Up(f)
 		if err != nil {
 			return request.Reply{}, err
 		}
 		return request.Reply{Container: &c}, nil
 	case request.KindNodeDown:
-		return request.Reply{}, nodeDown(f)
+		return request.Reply{}, node.Down(f)
 	case request.KindSave:
-		return request.Reply{}, nodeSave(f, req.Save.Container, req.Save.Out)
+		return request.Reply{}, node.Save(f, req.Save.Container, req.Save.Out)
 	}
 	return request.Reply{}, request.Errorf("unknown request kind %q", req.Kind)
 }

@@ -1,4 +1,11 @@
-package main
+// Package node is the life of a step's container on one node, in the
+// helper, as the job user: Up starts the container or joins the one that
+// runs (under the per-node lock, pulling once into the user's image store
+// and checking the mounts against the site's policy as the user), Down
+// removes a job's containers and ends podman's pause process when nothing
+// of the user runs any more, Save writes --container-save. A Job is made
+// from one plugin request (pkg/request).
+package node
 
 import (
 	"bytes"
@@ -25,9 +32,9 @@ import (
 	"github.com/carina-hpc/carina/pkg/squashfs"
 )
 
-// nodeFlags are a plugin request in the helper's terms: the site's
+// Job are a plugin request in the helper's terms: the site's
 // settings, the step on this node, and (node up) what to start.
-type nodeFlags struct {
+type Job struct {
 	job                  uint
 	node                 string
 	runtimeDir, storeDir string
@@ -47,16 +54,16 @@ type nodeFlags struct {
 	entryEnv             []string      // NAME=VALUE given to the entrypoint (--container-env)
 }
 
-// flagsFor turns a plugin request into nodeFlags.
-func flagsFor(req request.Request) (nodeFlags, error) {
+// FromRequest turns a plugin request into Job.
+func FromRequest(req request.Request) (Job, error) {
 	c := req.Site
-	f := nodeFlags{job: uint(req.Job), node: req.Node, runtimeDir: c.RuntimeDir, storeDir: c.StoreDir,
+	f := Job{job: uint(req.Job), node: req.Node, runtimeDir: c.RuntimeDir, storeDir: c.StoreDir,
 		podman: c.Podman, initPath: c.InitPath, podmanFlags: c.PodmanFlags, imageStore: req.ImageStore,
 		imageFormat: c.ImageFormat, siteStore: c.SiteStore, retry: &image.Retry{Attempts: c.PullRetries, Delay: c.RetryDelay},
 		site: c, scope: c.ContainerScope}
 	if u := req.NodeUp; u != nil {
 		f.image, f.spec, f.script, f.relayBin, f.entryEnv, f.home = u.Image, u.Spec, u.Script, u.RelayBin, u.EntrypointEnv, u.Home
-		if err := checkImageFormat(f.imageFormat); err != nil {
+		if err := CheckImageFormat(f.imageFormat); err != nil {
 			return f, err
 		}
 		if f.image == "" && f.spec.Name == "" {
@@ -66,13 +73,21 @@ func flagsFor(req request.Request) (nodeFlags, error) {
 	return f, nil
 }
 
-func (f nodeFlags) step() plan.Step {
+// OnNode is a Job that only names this node's directories for the
+// calling user (carina kept): the job id satisfies the step's checks,
+// the directories are per node and user, not per job.
+func OnNode(c config.Config, nodeName string) Job {
+	return Job{job: 1, node: nodeName, runtimeDir: c.RuntimeDir, storeDir: c.StoreDir, podman: c.Podman,
+		podmanFlags: c.PodmanFlags}
+}
+
+func (f Job) step() plan.Step {
 	return plan.Step{JobID: uint32(f.job), Node: f.node, UID: uint32(os.Getuid())}
 }
 
-// lockStep validates the step and takes the lock that serialises the
+// Lock validates the step and takes the lock that serialises the
 // helper's runs for this node and user.
-func (f nodeFlags) lockStep() (plan.Step, plan.Dirs, func(), error) {
+func (f Job) Lock() (plan.Step, plan.Dirs, func(), error) {
 	s := f.step()
 	if err := s.Validate(); err != nil {
 		return s, plan.Dirs{}, nil, err
@@ -85,7 +100,7 @@ func (f nodeFlags) lockStep() (plan.Step, plan.Dirs, func(), error) {
 	return s, d, unlock, nil
 }
 
-func (f nodeFlags) podmanFor(d plan.Dirs) nodectr.Podman {
+func (f Job) Podman(d plan.Dirs) nodectr.Podman {
 	p := nodectr.Podman{Bin: f.podman, GraphRoot: d.Graph, RunRoot: d.RunRoot, Driver: "overlay"}
 	if f.imageStore != "" {
 		p.ExtraFlags = []string{"--storage-opt", "overlay.imagestore=" + storeGraph(f.imageStore)}
@@ -94,11 +109,11 @@ func (f nodeFlags) podmanFor(d plan.Dirs) nodectr.Podman {
 	return p
 }
 
-// nodeUp makes sure the job's container for this image runs on this node
+// Up makes sure the job's container for this image runs on this node
 // and prints its plan.Container as JSON. Steps of a job on a node are
 // serialised by a lock in the user's runtime directory.
-func nodeUp(f nodeFlags) (plan.Container, error) {
-	resetOOMScore()
+func Up(f Job) (plan.Container, error) {
+	ResetOOMScore()
 	// The mounts are decided here, as the user: the site's defaults, the
 	// home directory and the step's own, checked against the site's
 	// policy with the user's rights (root never resolves them).
@@ -107,13 +122,13 @@ func nodeUp(f nodeFlags) (plan.Container, error) {
 		return plan.Container{}, err
 	}
 	f.spec.Mounts = ms
-	s, d, unlock, err := f.lockStep()
+	s, d, unlock, err := f.Lock()
 	if err != nil {
 		return plan.Container{}, err
 	}
 	defer unlock()
 	ctx := context.Background()
-	pm := f.podmanFor(d)
+	pm := f.Podman(d)
 	global := f.spec.Name != "" && f.scope == "global"
 	name := plan.ContainerName(s, f.spec.ContainerKey(f.image))
 	switch {
@@ -183,7 +198,7 @@ func nodeUp(f nodeFlags) (plan.Container, error) {
 // rejoin hands a later step a container that exists already: a running
 // one as it is, a stopped global one (kept from an earlier job) started
 // again on its own filesystem. Its relay is restarted when needed.
-func (f nodeFlags) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string, c plan.Container, st nodectr.State) (plan.Container, error) {
+func (f Job) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string, c plan.Container, st nodectr.State) (plan.Container, error) {
 	if !st.Running {
 		if c.Squash != "" {
 			if _, err := squashfs.Mount(ctx, pm, d, name, c.Squash); err != nil {
@@ -231,7 +246,7 @@ func checkNameMode(s option.Spec, running, kept bool) error {
 
 // start brings the image where podman can use it (the image store, or a
 // squashfs mounted as a root filesystem) and starts the container.
-func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.Step, name string, global bool) (plan.Container, error) {
+func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.Step, name string, global bool) (plan.Container, error) {
 	spec := f.containerSpec(name, s)
 	spec.Global = global
 	squash := ""
@@ -311,7 +326,7 @@ func (f nodeFlags) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s 
 }
 
 // containerSpec turns the step's settings into podman's terms.
-func (f nodeFlags) containerSpec(name string, s plan.Step) nodectr.Spec {
+func (f Job) containerSpec(name string, s plan.Step) nodectr.Spec {
 	spec := nodectr.Spec{Name: name, JobID: s.JobID, Node: s.Node, InitPath: f.initPath,
 		ReadOnly: !f.spec.Writable, RemapRoot: f.spec.RemapRoot, Unshare: f.spec.Unshare,
 		Env: f.spec.Env, Annotations: f.spec.Annotations}
@@ -328,11 +343,11 @@ func (f nodeFlags) containerSpec(name string, s plan.Step) nodectr.Spec {
 	return spec
 }
 
-// nodeDown removes the job's containers on this node; when no carina
+// Down removes the job's containers on this node; when no carina
 // container of the user is left there, it also ends podman's pause process
 // so that no process of the user outlives the job.
-func nodeDown(f nodeFlags) error {
-	resetOOMScore()
+func Down(f Job) error {
+	ResetOOMScore()
 	if f.imageStore != "" && !ownStore(f.imageStore) {
 		// The job failed before its shared store was made (or something
 		// not the user's is there): podman must not be pointed at it.
@@ -352,7 +367,7 @@ func nodeDown(f nodeFlags) error {
 	}
 	defer unlock()
 	ctx := context.Background()
-	pm := f.podmanFor(d)
+	pm := f.Podman(d)
 	names, err := pm.List(ctx, nodectr.All, fmt.Sprintf("%s=%d", plan.LabelJob, s.JobID), plan.LabelNode+"="+s.Node)
 	if err != nil {
 		return err
@@ -416,9 +431,9 @@ func ownStore(dir string) bool {
 	return ok && int(st.Uid) == os.Getuid()
 }
 
-// resetOOMScore undoes slurmstepd's -1000 so that podman and the container
+// ResetOOMScore undoes slurmstepd's -1000 so that podman and the container
 // are not immune to the OOM killer (raising the score needs no privilege).
-func resetOOMScore() {
+func ResetOOMScore() {
 	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("0"), 0)
 }
 
@@ -452,4 +467,92 @@ func processStart(pid int) uint64 {
 		return 0
 	}
 	return n
+}
+
+// storeGraph is the containers/storage graph root inside an image store
+// directory (imagestore.GraphDir), as node.go names it.
+func storeGraph(dir string) string { return imagestore.GraphDir(dir) }
+
+// initImageStore creates the shared store once, under its lock, so that
+// podman can open it as an image store before anything was pulled.
+func (f Job) initImageStore(ctx context.Context, d plan.Dirs) error {
+	if f.imageStore == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(storeGraph(f.imageStore), "overlay-images", "images.lock")); err == nil {
+		return nil
+	}
+	unlock, err := imagestore.Lock(filepath.Join(f.imageStore, imagestore.LockFile))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return pull.Init(ctx, storeGraph(f.imageStore), filepath.Join(d.Run, "image-store"))
+}
+
+// Image formats of a shared store (the site's image_format).
+const (
+	FormatSquashfs = "squashfs" // each image also kept as one squashfs file, started from it
+	FormatOverlay  = "overlay"  // layers only, read by podman as an additional image store
+)
+
+// CheckImageFormat accepts the values of --image-format.
+func CheckImageFormat(f string) error {
+	if f != FormatSquashfs && f != FormatOverlay {
+		return fmt.Errorf("--image-format: want squashfs or overlay, not %q", f)
+	}
+	return nil
+}
+
+// imageStoreDir is where this node's podman finds images: the user's
+// shared image store, or the node-local store.
+func (f Job) imageStoreDir(d plan.Dirs) string {
+	if f.imageStore != "" {
+		return f.imageStore
+	}
+	return d.Store
+}
+
+// pullOnce pulls ref where this node's podman will find it, under the
+// store's lock: with a shared store one node pulls while the others wait
+// and then find the image there. The job's lease on the image is taken
+// under the same lock, so gc can never remove it in between.
+func (f Job) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (image.Pulled, error) {
+	dir := f.imageStoreDir(d)
+	unlock, err := imagestore.Lock(filepath.Join(dir, imagestore.LockFile))
+	if err != nil {
+		return image.Pulled{}, err
+	}
+	defer unlock()
+	runroot := d.RunRoot // the node-local store is podman's own
+	if f.imageStore != "" {
+		runroot = filepath.Join(d.Run, "image-store")
+	}
+	squash := ""
+	if f.imageStore != "" && f.imageFormat == FormatSquashfs {
+		squash = dir
+	}
+	p, err := pull.Subordinate(ctx, pull.Request{Root: storeGraph(dir), RunRoot: runroot, Ref: f.image, Retry: *f.retry, SquashDir: squash}, nil)
+	if err != nil {
+		return image.Pulled{}, err
+	}
+	if err := imagestore.Lease(dir, p.ID, s.Node, s.JobID); err != nil {
+		return image.Pulled{}, fmt.Errorf("recording that job %d uses image %.12s: %w", s.JobID, p.ID, err)
+	}
+	return p, nil
+}
+
+// Save writes the running container name's filesystem to out as a
+// squashfs file (--container-save).
+func Save(f Job, name, out string) error {
+	if !filepath.IsAbs(out) || name == "" {
+		return fmt.Errorf("node save: a container name and an absolute output path are required")
+	}
+	ResetOOMScore()
+	s, d, unlock, err := f.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return nodectr.Save(context.Background(), f.Podman(d), d, s, name, out)
 }
