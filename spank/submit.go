@@ -63,10 +63,16 @@ func submit() error {
 		return err
 	}
 	if !spec.Active() {
-		// A step of a containerised job run outside the container: no
-		// settings may reach its nodes.
-		if err := os.Unsetenv(envSpec); err != nil {
-			return fmt.Errorf("clearing %s: %w", envSpec, err)
+		// A step that runs in no container (no image and no name, or a
+		// step of a containerised job run outside it) says so: its nodes
+		// see stray options forwarded, and without this they would fail
+		// closed (step.go).
+		none, err := option.EncodeSpec(option.Spec{})
+		if err != nil {
+			return err
+		}
+		if err := os.Setenv(envSpec, none); err != nil {
+			return fmt.Errorf("setting %s: %w", envSpec, err)
 		}
 		if stray := option.Stray(recordedFlags()); len(stray) > 0 {
 			log.Info("carina: ignoring " + strings.Join(stray, ", ") + ": no --container-image or --container-name")
