@@ -96,6 +96,12 @@ func stepSpec(sp *C.struct_spank_handle) (option.Spec, bool, error) {
 	if err != nil {
 		return spec, true, fmt.Errorf("%s: %w", envSpec, err)
 	}
+	if !spec.Active() {
+		if unseen := spec.Unseen(recordedFlags()); len(unseen) > 0 {
+			return spec, true, fmt.Errorf("this step carries carina options that srun, sbatch or salloc did not see (%s): "+
+				"they were put in its environment by hand; it is not run", strings.Join(unseen, ", "))
+		}
+	}
 	return spec, spec.Active(), nil
 }
 

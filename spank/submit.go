@@ -64,17 +64,18 @@ func submit() error {
 	}
 	if !spec.Active() {
 		// A step that runs in no container (no image and no name, or a
-		// step of a containerised job run outside it) says so: its nodes
-		// see stray options forwarded, and without this they would fail
-		// closed (step.go).
-		none, err := option.EncodeSpec(option.Spec{})
+		// step of a containerised job run outside it) says so, with the
+		// options it ignored: its nodes see those forwarded, accept them,
+		// and fail closed on any other (step.go).
+		stray := option.Stray(recordedFlags())
+		none, err := option.EncodeSpec(option.Spec{Ignored: stray})
 		if err != nil {
 			return err
 		}
 		if err := os.Setenv(envSpec, none); err != nil {
 			return fmt.Errorf("setting %s: %w", envSpec, err)
 		}
-		if stray := option.Stray(recordedFlags()); len(stray) > 0 {
+		if len(stray) > 0 {
 			log.Info("carina: ignoring " + strings.Join(stray, ", ") + ": no --container-image or --container-name")
 		}
 		return nil

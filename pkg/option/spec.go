@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -62,6 +63,10 @@ type Spec struct {
 	Env           map[string]string `json:"env,omitempty"`
 	Annotations   map[string]string `json:"annotations,omitempty"`
 	Environment   string            `json:"environment,omitempty"` // the environment file used
+	// Ignored lists the options (as --NAME) a step without a container
+	// was given and ignored at submit, as pyxis ignores them: its nodes,
+	// which see them forwarded, accept those and no others.
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // Active reports whether the step runs in a container.
@@ -374,6 +379,24 @@ func Build(flags Flags, getenv func(string) string, cwd string, loadFile func(st
 	}
 	s.Env, s.Annotations = f.Env, f.Annotations
 	return s, nil
+}
+
+// Unseen lists the options in flags (--NAME) that a Spec without a
+// container does not record as ignored at submit: options that reached
+// the node some other way than through srun, sbatch or salloc.
+func (s Spec) Unseen(flags Flags) []string {
+	var out []string
+	for _, name := range Stray(flags) {
+		if !slices.Contains(s.Ignored, name) {
+			out = append(out, name)
+		}
+	}
+	for _, name := range []string{"container-image", "container-name"} {
+		if len(flags[name]) > 0 {
+			out = append(out, "--"+name)
+		}
+	}
+	return out
 }
 
 // Stray lists the container options given although the step runs in no

@@ -247,3 +247,22 @@ func TestEffective(t *testing.T) {
 		})
 	}
 }
+
+// A step without a container accepts on its nodes only the options srun
+// ignored at submit.
+func TestUnseen(t *testing.T) {
+	s := Spec{Ignored: []string{"--container-mounts"}}
+	for _, tc := range []struct {
+		flags Flags
+		want  string
+	}{
+		{Flags{}, ""},
+		{Flags{"container-mounts": {"/a"}}, ""},
+		{Flags{"environment": {"/root/secret"}}, "--environment"},
+		{Flags{"container-image": {"debian"}}, "--container-image"},
+	} {
+		if got := strings.Join(s.Unseen(tc.flags), ","); got != tc.want {
+			t.Errorf("Unseen(%v) = %q, want %q", tc.flags, got, tc.want)
+		}
+	}
+}

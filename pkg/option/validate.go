@@ -79,6 +79,8 @@ func EncodeSpec(s Spec) (string, error) {
 	return string(b), nil
 }
 
+var ignoredRE = regexp.MustCompile(`^--[a-z][a-z-]{0,40}$`)
+
 var annotationRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_./-]{0,252}$`)
 
 // Validate checks a Spec that arrives from the job's environment (which
@@ -131,6 +133,11 @@ func (s Spec) Validate() error {
 	for _, m := range s.Mounts {
 		if err := m.Validate(); err != nil {
 			return err
+		}
+	}
+	for _, n := range s.Ignored {
+		if !ignoredRE.MatchString(n) {
+			return fmt.Errorf("ignored option %q: not an option name", n)
 		}
 	}
 	for _, p := range []string{s.Workdir, s.Save} {

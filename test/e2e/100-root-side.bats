@@ -55,14 +55,25 @@ no_secret() {
 }
 
 @test "a root-only file named in a forwarded option variable is never opened: the step fails closed" {
+	# srun saw no container option: its nodes accept none (forwarded
+	# options they get all the same are the user's hand-made ones).
 	for var in _SLURM_SPANK_OPTION_carina_environment _SLURM_SPANK_OPTION_carina_container_mounts; do
 		run timeout 30 runuser -u "$CARINA_TEST_USER" -- env "$var=$SECRET" srun -N1 sh -c 'echo ran-on-host'
 		echo "$output"
 		[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
-		grep -q 'carina: this step asks for a container but carries no settings' <<<"$output"
+		grep -q 'carina: this step carries carina options that srun, sbatch or salloc did not see (--' <<<"$output"
 		! grep -q ran-on-host <<<"$output"
 		no_secret
 	done
+	# Without srun's settings at all (srun without the plugin), an option
+	# forwarded to the nodes fails closed too.
+	run as_user env SLURM_CONF="$FORGE/slurm.conf" _SLURM_SPANK_OPTION_carina_environment="$SECRET" \
+		timeout 60 srun -N1 sh -c 'echo ran-on-host'
+	echo "$output"
+	[ "$status" -ne 0 ]
+	grep -q 'carina: this step asks for a container but carries no settings from srun' <<<"$output"
+	! grep -q ran-on-host <<<"$output"
+	no_secret
 	assert_clean
 }
 
@@ -110,7 +121,7 @@ no_secret() {
 		run timeout 30 runuser -u "$CARINA_TEST_USER" -- env _SLURM_SPANK_OPTION_carina_environment="$f" srun -N1 true
 		echo "$output"
 		[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
-		grep -q 'carina: this step asks for a container' <<<"$output"
+		grep -q 'carina: this step carries carina options that srun, sbatch or salloc did not see (--environment)' <<<"$output"
 		((SECONDS - start < 15))
 	done
 	assert_clean
