@@ -1,6 +1,11 @@
 /*
  * items.c - non-variadic wrappers over spank_get_item, callable from Go.
- * Runs in slurmstepd (before fork) and in the job epilog process.
+ *
+ * Runs in: slurmstepd (before fork) and the job epilog process.
+ * Must not: run in a forked task (Go calls these); allocate (they only
+ * copy Slurm's values into the caller's buffers); take anything from the
+ * job's environment as trusted (carina_job_env_has only tells whether a
+ * variable is there).
  */
 #include "carina.h"
 

@@ -1,9 +1,14 @@
 // Command spank builds spank_carina.so (go build -buildmode=c-shared): the
 // SPANK plugin loaded by srun, sbatch, salloc, slurmstepd and slurmd. The C
-// files hold the Slurm entry points; the exports below are the Go work they
-// hand on, always before any task is forked. The plugin stays lean: no
-// containers/image or containers/storage here; the carina helper, run as
-// the job user, holds those.
+// files hold the Slurm entry points; the Go files, one per Slurm context
+// (submit.go, step.go, taskexit.go, epilog.go), the work they hand on,
+// always before any task is forked. The plugin stays lean: no
+// containers/image transports or containers/storage here; the carina
+// helper, run as the job user, holds those.
+//
+// This file runs in every context (slurm_spank_init: the plugstack
+// arguments and the site file, and the log sink). Must not: read the
+// job's environment; run after a fork.
 package main
 
 /*

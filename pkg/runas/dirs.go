@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,12 +61,14 @@ func UserDir(base, dir string, u User) error {
 
 // ownedDirAt makes (or opens) the directory name below the directory
 // parent, owned by uid with the given mode, and returns its descriptor.
+//
+// A new directory is made under a temporary name, given its owner and
+// mode, and only then renamed into place (RENAME_NOREPLACE): several
+// nodes making the same user's directory at once never see it half made
+// (root's, before its chown) and take it for someone else's.
 func ownedDirAt(parent int, name, path string, uid, gid, mode uint32) (int, error) {
-	made := true
-	if err := unix.Mkdirat(parent, name, 0o700); errors.Is(err, unix.EEXIST) {
-		made = false
-	} else if err != nil {
-		return -1, fmt.Errorf("creating %s: %w", path, err)
+	if err := makeDirAt(parent, name, path, uid, gid, mode); err != nil {
+		return -1, err
 	}
 	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -73,21 +77,48 @@ func ownedDirAt(parent int, name, path string, uid, gid, mode uint32) (int, erro
 		}
 		return -1, fmt.Errorf("opening %s: %w", path, err)
 	}
-	if made {
-		if err := unix.Fchown(fd, int(uid), int(gid)); err != nil {
-			unix.Close(fd)
-			return -1, fmt.Errorf("chown %s: %w", path, err)
-		}
-		if err := unix.Fchmod(fd, mode); err != nil {
-			unix.Close(fd)
-			return -1, fmt.Errorf("chmod %s: %w", path, err)
-		}
-	}
 	if err := checkFD(fd, path, uid); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
 	return fd, nil
+}
+
+var tmpSeq atomic.Uint64
+
+// makeDirAt creates name below parent unless something is there already.
+func makeDirAt(parent int, name, path string, uid, gid, mode uint32) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		return nil // checked by the caller once opened
+	}
+	tmp := fmt.Sprintf(".%s.carina-%d-%d-%d", name, os.Getpid(), time.Now().UnixNano(), tmpSeq.Add(1))
+	if err := unix.Mkdirat(parent, tmp, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	fail := func(err error) error {
+		_ = unix.Unlinkat(parent, tmp, unix.AT_REMOVEDIR)
+		return err
+	}
+	fd, err := unix.Openat(parent, tmp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("opening %s: %w", path, err))
+	}
+	err = unix.Fchown(fd, int(uid), int(gid))
+	if err == nil {
+		err = unix.Fchmod(fd, mode)
+	}
+	unix.Close(fd)
+	if err != nil {
+		return fail(fmt.Errorf("preparing %s: %w", path, err))
+	}
+	if err := unix.Renameat2(parent, tmp, parent, name, unix.RENAME_NOREPLACE); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fail(nil) // another node made it meanwhile
+		}
+		return fail(fmt.Errorf("creating %s: %w", path, err))
+	}
+	return nil
 }
 
 // checkFD checks that the open directory fd is owned by uid and, when

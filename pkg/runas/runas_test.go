@@ -190,3 +190,27 @@ func TestCall(t *testing.T) {
 		})
 	}
 }
+
+// Nodes making the same user's directory at once all get it: none sees
+// it half made (root's, before its chown) and refuses it.
+func TestUserDirConcurrent(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to create directories owned by another uid")
+	}
+	for round := 0; round < 20; round++ {
+		base := filepath.Join(t.TempDir(), "store")
+		dir := filepath.Join(base, "4242")
+		errs := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			go func() { errs <- UserDir(base, dir, User{UID: 4242, GID: 4242}) }()
+		}
+		for i := 0; i < 8; i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if ents, _ := os.ReadDir(base); len(ents) != 1 {
+			t.Fatalf("round %d: temporaries left: %v", round, ents)
+		}
+	}
+}

@@ -303,3 +303,27 @@ no_user2_procs() { [[ -z $(ps -u "$CARINA_TEST_USER2" -o stat=,pid= | awk '$1 !~
 	assert_clean
 	wait_for 30 no_user2_procs
 }
+
+@test "a mount source is resolved once, as the user: podman mounts the very path that was checked" {
+	real=/tmp/carina-e2e-mount-real
+	link=/tmp/carina-e2e-mount-link
+	rm -rf "$real" "$link"
+	install -d -o "$CARINA_TEST_USER" "$real"
+	echo checked >"$real/f"
+	as_user ln -s "$real" "$link"
+	as_user srun -N1 -w n1 --container-image="$IMG" --container-mounts="$link:/data" sleep 20 3>&- &
+	name=
+	up() { name=$(store_containers n1 | grep '^carina-' | head -n1) && [[ -n $name ]] &&
+		[[ -n $(node_podman n1 ps -q --filter "name=$name") ]]; }
+	wait_for 60 up
+	run node_podman n1 inspect --format '{{range .Mounts}}{{.Source}}={{.Destination}} {{end}}' "$name"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# podman was handed the resolved path, not the link the user could
+	# point elsewhere after the check.
+	grep -q "$real=/data" <<<"$output"
+	! grep -q "$link" <<<"$output"
+	wait
+	assert_clean
+	rm -rf "$real" "$link"
+}
