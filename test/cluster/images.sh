@@ -11,6 +11,9 @@
 #   busybox:1   Debian's static busybox (/bin/sh and a few applets) and nothing else:
 #               no glibc, no Slurm. Env PATH=/bin, CARINA_IMAGE=busybox; ENTRYPOINT
 #               /entry.sh (prints a line, exports FROM_ENTRYPOINT=yes, execs "$@").
+#   mpich:4     Debian 12 minbase with mpich and libmpich-dev (mpicc.mpich), and
+#               /usr/local/bin/mpi-allreduce (see MPI_SRC). Env as debian:12 with
+#               CARINA_IMAGE=mpich4.
 #   noshell:1   One static binary /hello and nothing else (no /bin/sh, no libc).
 #               Env PATH=/, CARINA_IMAGE=noshell; WorkingDir /; Cmd /hello.
 #               /hello prints exactly one line:
@@ -136,6 +139,67 @@ build_debian() {
 		'["/bin/bash"]'
 	publish "$name" "$key" "$tmp"
 	log "debian:12 built"
+}
+
+# mpi-allreduce, the MPI test program of the MPI images: every rank adds its
+# rank with MPI_Allreduce and prints one line
+#   rank=<r> size=<n> sum=<0+1+...+n-1> node=<SLURMD_NODENAME>
+MPI_SRC='/* mpi-allreduce of the carina MPI test images (see test/cluster/images.sh) */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(int argc, char **argv) {
+	int rank = -1, size = -1, sum = -1;
+	const char *node = getenv("SLURMD_NODENAME");
+
+	if (MPI_Init(&argc, &argv) != MPI_SUCCESS)
+		return 2;
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	if (MPI_Allreduce(&rank, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+		return 3;
+	printf("rank=%d size=%d sum=%d node=%s\n", rank, size, sum, node ? node : "-");
+	fflush(stdout);
+	MPI_Finalize();
+	return 0;
+}
+'
+
+# build_mpi NAME TAG PACKAGES MPICC: a Debian 12 minbase image with an MPI's
+# packages (runtime and development: mpicc is there) and mpi-allreduce,
+# compiled here with the same Debian's MPICC (same ABI as in the image).
+build_mpi() {
+	local name=$1 tag=$2 pkgs=$3 mpicc=$4 key tmp srcs=()
+	mapfile -t srcs < <(debian_sources)
+	((${#srcs[@]})) || die "no Debian apt source found in /etc/apt/sources.list*"
+	key=$( { echo "$name v1 $pkgs"; printf '%s' "$MPI_SRC"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)
+	if cached "$name" "$key"; then
+		log "$tag cached"
+		return
+	fi
+	command -v "$mpicc" >/dev/null || die "missing $mpicc (packages.sh installs it)"
+	log "building $tag with mmdebstrap (minbase + $pkgs; a few minutes)"
+	mkdir -p "$CACHE"
+	tmp=$(mktemp -d "$CACHE/build.XXXXXX")
+	printf '%s' "$MPI_SRC" >"$tmp/allreduce.c"
+	"$mpicc" -O2 -o "$tmp/mpi-allreduce" "$tmp/allreduce.c"
+	if ! mmdebstrap --quiet --variant=minbase --mode=root --format=directory --include="${pkgs// /,}" \
+		--customize-hook="copy-in $tmp/mpi-allreduce /usr/local/bin" \
+		bookworm "$tmp/rootfs" "${srcs[@]}" >"$tmp/mmdebstrap.log" 2>&1; then
+		tail -n 30 "$tmp/mmdebstrap.log" >&2
+		rm -rf "$tmp"
+		die "mmdebstrap failed for $tag"
+	fi
+	rm -rf "${tmp:?}/rootfs/dev/"*
+	rm -f "$tmp/rootfs/etc/hostname" "$tmp/rootfs/etc/resolv.conf"
+	tar -C "$tmp/rootfs" --sort=name --numeric-owner -cf "$tmp/layer.tar" .
+	rm -rf "$tmp/rootfs"
+	make_layout "$tmp/layout" "${tag##*:}" "$tmp/layer.tar" \
+		'["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","CARINA_IMAGE='"$name"'"]' \
+		'["/bin/bash"]'
+	publish "$name" "$key" "$tmp"
+	log "$tag built"
 }
 
 NOSHELL_SRC='/* /hello of the carina test image noshell:1 (see test/cluster/images.sh) */
@@ -269,7 +333,9 @@ rm -rf "$CACHE"/build.* 2>/dev/null || true
 build_debian
 build_noshell
 build_busybox
+build_mpi mpich4 mpich:4 "mpich libmpich-dev" mpicc.mpich
 push debian12 debian:12
+push mpich4 mpich:4
 push noshell1 noshell:1
 push busybox1 busybox:1
 build_files

@@ -107,7 +107,34 @@ log_driver = "k8s-file"
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+# the site's OCI hooks (the test hook below)
+hooks_dir = ["/usr/share/containers/oci/hooks.d", "/etc/containers/oci/hooks.d"]
 EOF
+# A test OCI hook, as a site installs one: it runs (prestart, as the job
+# user under rootless podman) only for containers whose annotations ask for
+# it, writes one marker file per container start, and fails the start on
+# request (com.carina.test.hook=fail).
+install -d -m 0755 "$HOOKS_DIR" /usr/local/lib/carina-test
+install -d -m 1777 "$HOOK_MARKER_DIR"
+chmod 1777 "$HOOK_MARKER_DIR"
+write_file /usr/local/lib/carina-test/hook.sh 0755 <<'EOF' || true
+#!/bin/sh
+# carina test OCI hook (test/cluster/up.sh): $1 is the marker directory.
+state=$(cat)
+case $state in
+*'"com.carina.test.hook":"fail"'*)
+	echo "carina test hook: refusing this container, as its annotation asks" >&2
+	exit 1
+	;;
+esac
+printf '%s\n' "$state" >"$1/marker.$(date +%s%N).$$"
+EOF
+jq -n --arg dir "$HOOK_MARKER_DIR" '{
+	version: "1.0.0",
+	hook: {path: "/usr/local/lib/carina-test/hook.sh", args: ["hook.sh", $dir]},
+	when: {annotations: {"^com\\.carina\\.test\\.hook$": "^(on|fail)$"}},
+	stages: ["prestart"]
+}' | write_file "$HOOKS_DIR/50-carina-test.json" 0644 || true
 write_file /etc/containers/storage.conf <<'EOF' || true
 # Written by carina test/cluster/up.sh: overlay (rootless podman would pick vfs).
 [storage]
@@ -394,6 +421,8 @@ export CARINA_TEST_REGISTRY=$CARINA_TEST_REGISTRY
 export CARINA_TEST_IMAGE_DEBIAN=$CARINA_TEST_REGISTRY/debian:12
 export CARINA_TEST_IMAGE_NOSHELL=$CARINA_TEST_REGISTRY/noshell:1
 export CARINA_TEST_IMAGE_BUSYBOX=$CARINA_TEST_REGISTRY/busybox:1
+export CARINA_TEST_IMAGE_MPICH=$CARINA_TEST_REGISTRY/mpich:4
+export CARINA_TEST_HOOK_MARKER_DIR=$HOOK_MARKER_DIR
 export CARINA_TEST_NODES=$NODES
 export CARINA_TEST_REGISTRY_LOG=$REGISTRY_LOG
 export CARINA_TEST_IMAGE_STORE=$IMAGE_STORE_BASE/$TEST_UID

@@ -1,0 +1,99 @@
+#!/usr/bin/env bats
+# MPI and OCI hooks inside the node containers (issue 9, first part).
+#
+# MPI: MPICH (Debian's, UCX netmod) over Slurm's pmi2, with nothing given
+# beyond --mpi and --container-image: the ranks of a node's container see
+# one world through the PMI descriptor slurmstepd hands every task. Ranks
+# on several simulated nodes of this one host are not tested yet (see
+# docs/USAGE.md, MPI): UCX takes them for one machine (same boot id) and
+# tries shared memory between containers of different user namespaces.
+#
+# Hooks: the site's OCI hooks (containers.conf hooks_dir; the cluster
+# installs a test hook that writes one marker per container start) run for
+# containers whose annotations, from an environment file, ask for them.
+
+load helpers
+
+MPI_IMG=$CARINA_TEST_IMAGE_MPICH
+IMG=$CARINA_TEST_IMAGE_DEBIAN
+ENVS=/tmp/carina-e2e-hooks
+
+setup_file() {
+	rm -rf "$ENVS"
+	install -d -m 0755 "$ENVS"
+	for v in on fail; do
+		printf 'image = "%s"\n[annotations]\n"com.carina.test.hook" = "%s"\n' "$IMG" "$v" >"$ENVS/hook-$v.toml"
+	done
+	chmod 0644 "$ENVS"/*.toml
+}
+
+teardown_file() {
+	rm -rf "$ENVS"
+}
+
+# world OUTPUT SIZE: OUTPUT holds one line per rank 0..SIZE-1, each of a
+# world of SIZE whose allreduce of the ranks is right.
+world() {
+	local out=$1 size=$2 r
+	[ "$(grep -c "^rank=[0-9]* size=$size sum=$((size * (size - 1) / 2)) " <<<"$out")" -eq "$size" ] || return 1
+	for ((r = 0; r < size; r++)); do
+		[ "$(grep -c "^rank=$r size=" <<<"$out")" -eq 1 ] || return 1
+	done
+}
+
+@test "MPICH over --mpi=pmi2: the ranks in a node's container form one world and reduce correctly" {
+	for n in 2 3; do
+		run as_user timeout 120 srun --mpi=pmi2 -O -N1 -n"$n" -w n1 --container-image="$MPI_IMG" mpi-allreduce
+		echo "$output"
+		[ "$status" -eq 0 ]
+		world "$output" "$n"
+		[ "$(grep -c ' node=n1$' <<<"$output")" -eq "$n" ]
+	done
+	# Without --mpi every rank is alone: the size above is PMI's doing.
+	run as_user timeout 120 srun -N1 -n2 -w n1 --container-image="$MPI_IMG" mpi-allreduce
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^rank=0 size=1 sum=0 ' <<<"$output")" -eq 2 ]
+	assert_clean
+}
+
+@test "a second MPI step of a job joins the running container and still forms its world" {
+	# The first step leaves a file in its container; the second finds it
+	# there, so it runs in the same container.
+	run as_user timeout 180 salloc -N1 -n2 -w n2 bash -c "
+		srun --mpi=pmi2 --container-image='$MPI_IMG' bash -c 'mpi-allreduce && touch /tmp/step1-\$SLURM_PROCID' &&
+		srun --mpi=pmi2 --container-image='$MPI_IMG' bash -c 'test -e /tmp/step1-\$SLURM_PROCID && echo joined; mpi-allreduce'"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^rank=[01] size=2 sum=1 node=n2$' <<<"$output")" -eq 4 ]
+	[ "$(grep -c '^joined$' <<<"$output")" -eq 2 ]
+	assert_clean
+}
+
+@test "the site's OCI hooks run once per node container when an environment file's annotations ask" {
+	rm -f "$CARINA_TEST_HOOK_MARKER_DIR"/marker.*
+	run as_user timeout 120 srun -N3 --environment="$ENVS/hook-on.toml" cat /etc/debian_version
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^12\.' <<<"$output")" -eq 3 ]
+	# One marker per node container, each naming the annotation that asked.
+	[ "$(find "$CARINA_TEST_HOOK_MARKER_DIR" -name 'marker.*' | wc -l)" -eq 3 ]
+	[ "$(grep -l '"com.carina.test.hook":"on"' "$CARINA_TEST_HOOK_MARKER_DIR"/marker.* | wc -l)" -eq 3 ]
+	# Without the annotation the hook does not run.
+	rm -f "$CARINA_TEST_HOOK_MARKER_DIR"/marker.*
+	run as_user timeout 120 srun -N2 --container-image="$IMG" true
+	[ "$status" -eq 0 ]
+	[ "$(find "$CARINA_TEST_HOOK_MARKER_DIR" -name 'marker.*' | wc -l)" -eq 0 ]
+	assert_clean
+}
+
+@test "a failing hook gives a carina: line and leaves no container" {
+	start=$SECONDS
+	run as_user timeout 120 srun -N2 --environment="$ENVS/hook-fail.toml" sh -c 'echo ran'
+	echo "$output"
+	[ "$status" -ne 0 ]
+	grep -q 'carina: starting the container for .*error running hook.*carina test hook: refusing this container' <<<"$output"
+	! grep -q '^ran$' <<<"$output"
+	((SECONDS - start < 60))
+	assert_clean
+}
