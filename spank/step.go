@@ -226,7 +226,7 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 		saveNext = &saveJob{out: spec.Save, container: ctr.Name, step: step, user: u, cfg: c}
 		saveMu.Unlock()
 	}
-	vars := taskenv.Build(ctr.Env, spec.Env, spec.ContainerEnv, hostHas)
+	vars := taskenv.Build(taskenv.WithSite(ctr.Env, c.Env), spec.Env, spec.ContainerEnv, hostHas)
 	if ctr.Relay {
 		vars = taskenv.PrependPath(vars, relayBinTarget, spankGetenv(sp, "PATH"))
 	}

@@ -25,29 +25,30 @@ import (
 
 // Config is the site configuration of the plugin.
 type Config struct {
-	Helper          string        // the carina helper binary, executed as the job user
-	RuntimeDir      string        // per node/user runtime state (tmpfs), e.g. /run/carina
-	StoreDir        string        // per node/user container store, e.g. /var/lib/carina
-	ImageStore      string        // per-user image store shared by all nodes ({uid}, {user}); "" = node-local
-	ImageFormat     string        // how the shared store keeps images: squashfs (default) or overlay
-	SiteStore       string        // an admin's read-only image store every user may start from; "" = none
-	EnvironmentsDir string        // the site's directory of --environment files (NAME.toml)
-	ContainerScope  string        // job (default) or global: --container-name containers outlive the job
-	Relay           bool          // run the in-container slurm command relay
-	Podman          string        // podman binary
-	PodmanFlags     []string      // global podman flags given before every podman command
-	InitPath        string        // static init bind-mounted into each container
-	HelperLimit     time.Duration // upper bound on one helper run (pull + start)
-	PullRetries     int           // tries in all for transient registry errors
-	RetryDelay      time.Duration // first wait between tries (doubles, plus jitter)
-	DefaultMounts   []string      // mounts every container gets, pyxis syntax SRC[:DST[:FLAGS]]
-	AllowedMounts   []string      // clean absolute prefixes user mount sources must be under; none = any
-	DeniedMounts    []string      // clean absolute prefixes no user mount source may be under
-	MountHome       bool          // default of --[no-]container-mount-home
-	RemapRoot       bool          // default of --[no-]container-remap-root
-	Writable        bool          // default of --container-writable / --container-readonly
-	Entrypoint      bool          // default of --[no-]container-entrypoint
-	ConfigFile      string        // the configuration file loaded; "" = none
+	Helper          string            // the carina helper binary, executed as the job user
+	RuntimeDir      string            // per node/user runtime state (tmpfs), e.g. /run/carina
+	StoreDir        string            // per node/user container store, e.g. /var/lib/carina
+	ImageStore      string            // per-user image store shared by all nodes ({uid}, {user}); "" = node-local
+	ImageFormat     string            // how the shared store keeps images: squashfs (default) or overlay
+	SiteStore       string            // an admin's read-only image store every user may start from; "" = none
+	EnvironmentsDir string            // the site's directory of --environment files (NAME.toml)
+	ContainerScope  string            // job (default) or global: --container-name containers outlive the job
+	Relay           bool              // run the in-container slurm command relay
+	Podman          string            // podman binary
+	PodmanFlags     []string          // global podman flags given before every podman command
+	InitPath        string            // static init bind-mounted into each container
+	HelperLimit     time.Duration     // upper bound on one helper run (pull + start)
+	PullRetries     int               // tries in all for transient registry errors
+	RetryDelay      time.Duration     // first wait between tries (doubles, plus jitter)
+	DefaultMounts   []string          // mounts every container gets, pyxis syntax SRC[:DST[:FLAGS]]
+	AllowedMounts   []string          // clean absolute prefixes user mount sources must be under; none = any
+	DeniedMounts    []string          // clean absolute prefixes no user mount source may be under
+	Env             map[string]string // [env]: variables every container's tasks get (an injected host stack's)
+	MountHome       bool              // default of --[no-]container-mount-home
+	RemapRoot       bool              // default of --[no-]container-remap-root
+	Writable        bool              // default of --container-writable / --container-readonly
+	Entrypoint      bool              // default of --[no-]container-entrypoint
+	ConfigFile      string            // the configuration file loaded; "" = none
 }
 
 // DefaultFile is where sites keep the configuration file. It is only read

@@ -26,6 +26,8 @@ package config
 //	default = []                     # mounts every container gets, pyxis syntax "SRC[:DST[:FLAGS]]"
 //	allowed = []                     # absolute prefixes user mount sources must be under ([] = any)
 //	denied = ["/etc/shadow"]         # absolute prefixes no user mount source may be under
+//	[env]                            # variables every task gets, over the image's (e.g. for an
+//	LD_LIBRARY_PATH = "/opt/site/lib" # injected host MPI or driver stack, mounted by [mounts] default)
 //	[defaults]                       # defaults of the --[no-]container-* flags; plugstack: same names
 //	mount_home = true
 //	remap_root = false
@@ -40,6 +42,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,7 +53,7 @@ import (
 )
 
 // tables are the file's tables; their keys are settings (byKey).
-var tables = map[string]bool{"podman": true, "pull": true, "mounts": true, "defaults": true}
+var tables = map[string]bool{"podman": true, "pull": true, "mounts": true, "defaults": true, "env": true}
 
 // ParseFile reads a configuration file on top of Default, without the
 // plugstack arguments. With ownerCheck, the file must be owned by root and
@@ -78,6 +81,12 @@ func (c *Config) loadFile(path string, ownerCheck bool) error {
 			}
 			continue
 		}
+		if v, ok := strings.CutPrefix(name, "env."); ok {
+			if err := c.setEnv(v, f.Value(k)); err != nil {
+				return f.Errorf(k, "%s: %v", name, err)
+			}
+			continue
+		}
 		s, ok := byKey[name]
 		if !ok {
 			return f.Unknown(k)
@@ -95,6 +104,26 @@ func (c *Config) loadFile(path string, ownerCheck bool) error {
 		}
 	}
 	c.ConfigFile = path
+	return nil
+}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// setEnv sets one variable of the [env] table.
+func (c *Config) setEnv(name string, v any) error {
+	val, ok := v.(string)
+	switch {
+	case !envNameRE.MatchString(name):
+		return errors.New("not a variable name")
+	case !ok:
+		return errors.New("want a string")
+	case strings.IndexByte(val, 0) >= 0:
+		return errors.New("a NUL byte")
+	}
+	if c.Env == nil {
+		c.Env = map[string]string{}
+	}
+	c.Env[name] = val
 	return nil
 }
 

@@ -267,3 +267,20 @@ z = 3
 		t.Fatalf("lines = %v, want %v", got, want)
 	}
 }
+
+// [env]: the variables every task gets (an injected host stack's).
+func TestConfigEnv(t *testing.T) {
+	c, err := ParseFile(writeConfig(t, "[env]\nLD_LIBRARY_PATH = \"/opt/site/lib\"\nFI_PROVIDER = \"tcp\"\n"), false)
+	if err != nil || c.Env["LD_LIBRARY_PATH"] != "/opt/site/lib" || c.Env["FI_PROVIDER"] != "tcp" || len(c.Env) != 2 {
+		t.Fatalf("ParseFile = %+v, %v", c.Env, err)
+	}
+	for content, want := range map[string]string{
+		"[env]\n\"1A\" = \"x\"\n": ":2: env.1A: not a variable name",
+		"[env]\nA = 1\n":          ":2: env.A: want a string",
+		"env = \"x\"\n":           ":1: env: want a table",
+	} {
+		if _, err := ParseFile(writeConfig(t, content), false); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", content, err, want)
+		}
+	}
+}

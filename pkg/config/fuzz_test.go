@@ -70,6 +70,13 @@ func encodeFile(t *testing.T, c Config) []byte {
 		}
 		doc[table].(map[string]any)[name] = get(c)
 	}
+	if len(c.Env) > 0 {
+		env := map[string]any{}
+		for k, v := range c.Env {
+			env[k] = v
+		}
+		doc["env"] = env
+	}
 	var b bytes.Buffer
 	if err := toml.NewEncoder(&b).Encode(doc); err != nil {
 		t.Fatalf("encoding %+v: %v", c, err)

@@ -2,7 +2,8 @@
 // container. It is pure. The rule, lowest to highest precedence:
 //
 //  1. the task's own environment as Slurm builds it (what srun exported);
-//  2. the image's variables (PATH and friends) override it;
+//  2. the image's variables (PATH and friends) override it, and the site's
+//     [env] (carina.toml: an injected host stack's variables) the image's;
 //  3. an environment file's [env] variables override the image's;
 //  4. a variable named in --container-env keeps the host's value over
 //     both, when the host has it set;
@@ -101,6 +102,26 @@ func Build(image []string, file map[string]string, hostWins []string, hostHas fu
 		if !keep[v.Name] {
 			out = append(out, v)
 		}
+	}
+	return out
+}
+
+// WithSite adds the site's variables (carina.toml [env]) after the
+// image's NAME=VALUE list, so that they win over the image's and are
+// treated like them (per-task names dropped). Sorted, so equal settings
+// give equal lists.
+func WithSite(image []string, site map[string]string) []string {
+	if len(site) == 0 {
+		return image
+	}
+	names := make([]string, 0, len(site))
+	for n := range site {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := append([]string(nil), image...)
+	for _, n := range names {
+		out = append(out, n+"="+site[n])
 	}
 	return out
 }

@@ -45,6 +45,9 @@ func TestBuild(t *testing.T) {
 	}{
 		{"row 2: image overrides host", []string{"PATH=/img/bin", "NCCL_DEBUG=WARN"}, nil, nil,
 			[]Var{{"PATH", "/img/bin"}, {"NCCL_DEBUG", "WARN"}}},
+		{"row 2: the site's [env] overrides the image's, per-task names dropped",
+			WithSite([]string{"LD_LIBRARY_PATH=/img/lib"}, map[string]string{"LD_LIBRARY_PATH": "/site/lib", "PMI_RANK": "3"}),
+			nil, nil, []Var{{"LD_LIBRARY_PATH", "/site/lib"}}},
 		{"row 3: file overrides image", []string{"A=img"}, map[string]string{"A": "file", "B": "file"}, nil,
 			[]Var{{"A", "file"}, {"B", "file"}}},
 		{"row 4: --container-env keeps the host value", []string{"NCCL_DEBUG=WARN"}, map[string]string{"NCCL_DEBUG": "X"},

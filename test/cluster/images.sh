@@ -12,7 +12,8 @@
 #               no glibc, no Slurm. Env PATH=/bin, CARINA_IMAGE=busybox; ENTRYPOINT
 #               /entry.sh (prints a line, exports FROM_ENTRYPOINT=yes, execs "$@").
 #   mpich:4     Debian 12 minbase with mpich and libmpich-dev (mpicc.mpich), and
-#               /usr/local/bin/mpi-allreduce (see MPI_SRC). Env as debian:12 with
+#               /usr/local/bin/mpi-allreduce (see MPI_SRC) and host-lib-probe (see
+#               PROBE_SRC). Env as debian:12 with
 #               CARINA_IMAGE=mpich4.
 #   noshell:1   One static binary /hello and nothing else (no /bin/sh, no libc).
 #               Env PATH=/, CARINA_IMAGE=noshell; WorkingDir /; Cmd /hello.
@@ -166,6 +167,32 @@ int main(int argc, char **argv) {
 }
 '
 
+# host-lib-probe, in the MPI images too: loads libcarinahost.so by name (the
+# dynamic loader searches LD_LIBRARY_PATH) and prints what its
+# carina_host_hello() returns, as a program does with a site's injected
+# host stack (up.sh builds the library; the site config mounts and names it).
+PROBE_SRC='/* host-lib-probe of the carina MPI test images (see test/cluster/images.sh) */
+#include <dlfcn.h>
+#include <stdio.h>
+
+int main(void) {
+	void *h = dlopen("libcarinahost.so", RTLD_NOW);
+	const char *(*hello)(void);
+
+	if (h == NULL) {
+		printf("no host library: %s\n", dlerror());
+		return 1;
+	}
+	hello = (const char *(*)(void))dlsym(h, "carina_host_hello");
+	if (hello == NULL) {
+		printf("no carina_host_hello: %s\n", dlerror());
+		return 1;
+	}
+	printf("%s\n", hello());
+	return 0;
+}
+'
+
 # build_mpi NAME TAG PACKAGES MPICC: a Debian 12 minbase image with an MPI's
 # packages (runtime and development: mpicc is there) and mpi-allreduce,
 # compiled here with the same Debian's MPICC (same ABI as in the image).
@@ -173,7 +200,7 @@ build_mpi() {
 	local name=$1 tag=$2 pkgs=$3 mpicc=$4 key tmp srcs=()
 	mapfile -t srcs < <(debian_sources)
 	((${#srcs[@]})) || die "no Debian apt source found in /etc/apt/sources.list*"
-	key=$( { echo "$name v1 $pkgs"; printf '%s' "$MPI_SRC"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)
+	key=$( { echo "$name v1 $pkgs"; printf '%s' "$MPI_SRC" "$PROBE_SRC"; cat "${srcs[@]}"; } | sha256sum | cut -d' ' -f1)
 	if cached "$name" "$key"; then
 		log "$tag cached"
 		return
@@ -184,8 +211,10 @@ build_mpi() {
 	tmp=$(mktemp -d "$CACHE/build.XXXXXX")
 	printf '%s' "$MPI_SRC" >"$tmp/allreduce.c"
 	"$mpicc" -O2 -o "$tmp/mpi-allreduce" "$tmp/allreduce.c"
+	printf '%s' "$PROBE_SRC" >"$tmp/probe.c"
+	gcc -O2 -o "$tmp/host-lib-probe" "$tmp/probe.c" -ldl
 	if ! mmdebstrap --quiet --variant=minbase --mode=root --format=directory --include="${pkgs// /,}" \
-		--customize-hook="copy-in $tmp/mpi-allreduce /usr/local/bin" \
+		--customize-hook="copy-in $tmp/mpi-allreduce $tmp/host-lib-probe /usr/local/bin" \
 		bookworm "$tmp/rootfs" "${srcs[@]}" >"$tmp/mmdebstrap.log" 2>&1; then
 		tail -n 30 "$tmp/mmdebstrap.log" >&2
 		rm -rf "$tmp"

@@ -15,6 +15,7 @@ IMAGE_STORE_BASE=/var/lib/carina-images # plugin image_store=<this>/{uid}: stand
 SITE_STORE=/var/lib/carina-site     # plugin site_image_store=: an admin's store every user reads
 SITE_MOUNT=/var/lib/carina-test/site-mount     # carina.toml [mounts] default: mounted at /site everywhere
 DENIED_MOUNT=/var/lib/carina-test/denied-mount # carina.toml [mounts] denied
+HOST_LIB=/var/lib/carina-test/host-lib         # a host library dir the site config injects into every container
 HOOKS_DIR=/etc/containers/oci/hooks.d          # the site's OCI hooks (containers.conf hooks_dir)
 HOOK_MARKER_DIR=/var/lib/carina-test/hook-markers # the test hook writes one file per container start here
 REGISTRY_LOG=$LOG_DIR/registry.log  # HTTP access log, combined format, one line per request

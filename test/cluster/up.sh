@@ -239,7 +239,15 @@ else
 	# The site configuration file, root-owned as the plugin requires; the
 	# plugstack line names it and overrides one key (helper), the way a
 	# site would.
-	install -d -m 0755 /etc/carina "$SITE_MOUNT" "$DENIED_MOUNT"
+	install -d -m 0755 /etc/carina "$SITE_MOUNT" "$DENIED_MOUNT" "$HOST_LIB"
+	# A host library, as a site injects a host MPI or driver stack: the
+	# site config mounts its directory in every container and puts it on
+	# LD_LIBRARY_PATH; host-lib-probe in the MPI images loads it.
+	printf '%s\n' 'const char *carina_host_hello(void) { return "host library loaded from the site stack"; }' \
+		>"$HOST_LIB/host.c"
+	gcc -O2 -shared -fPIC -o "$HOST_LIB/libcarinahost.so.tmp" "$HOST_LIB/host.c"
+	chmod 0755 "$HOST_LIB/libcarinahost.so.tmp"
+	mv -f "$HOST_LIB/libcarinahost.so.tmp" "$HOST_LIB/libcarinahost.so"
 	# The users' shared image stores live below this base, as on a shared
 	# scratch filesystem: world-writable and sticky. carina (root on each
 	# node, fd by fd) makes each user's directory in it.
@@ -256,8 +264,10 @@ else
 		[podman]
 		extra_flags = ["--log-level=error"]
 		[mounts]
-		default = ["$SITE_MOUNT:/site:ro"]
+		default = ["$SITE_MOUNT:/site:ro", "$HOST_LIB:/opt/carina-host:ro"]
 		denied = ["/etc/shadow", "$DENIED_MOUNT"]
+		[env]
+		LD_LIBRARY_PATH = "/opt/carina-host"
 	EOF
 	chown root:root /etc/carina/carina.toml
 	echo "required $PLUGIN config=/etc/carina/carina.toml helper=$HELPER" |

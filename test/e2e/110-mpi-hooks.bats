@@ -8,6 +8,9 @@
 # docs/USAGE.md, MPI): UCX takes them for one machine (same boot id) and
 # tries shared memory between containers of different user namespaces.
 #
+# Site injection: carina.toml mounts a host library directory and sets
+# LD_LIBRARY_PATH in every container; a program in the image loads it.
+#
 # Hooks: the site's OCI hooks (containers.conf hooks_dir; the cluster
 # installs a test hook that writes one marker per container start) run for
 # containers whose annotations, from an environment file, ask for them.
@@ -95,5 +98,21 @@ world() {
 	grep -q 'carina: starting the container for .*error running hook.*carina test hook: refusing this container' <<<"$output"
 	! grep -q '^ran$' <<<"$output"
 	((SECONDS - start < 60))
+	assert_clean
+}
+
+@test "the site injects a host library directory into every container; a program inside loads it" {
+	# carina.toml: [mounts] default brings the directory in, [env] puts it
+	# on LD_LIBRARY_PATH (over the image's), for every user and image.
+	grep -q '^LD_LIBRARY_PATH = "/opt/carina-host"' /etc/carina/carina.toml
+	run as_user timeout 120 srun -N2 -n4 --container-image="$MPI_IMG" bash -c 'echo "$SLURM_PROCID $(host-lib-probe)"'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^[0-3] host library loaded from the site stack$' <<<"$output")" -eq 4 ]
+	# The library is the host's, read-only, not the image's.
+	run as_user timeout 120 srun -N1 --container-image="$MPI_IMG" bash -c 'touch /opt/carina-host/x 2>&1; ls /usr/lib/libcarinahost.so 2>&1'
+	echo "$output"
+	grep -q 'Read-only file system' <<<"$output"
+	grep -q 'No such file' <<<"$output"
 	assert_clean
 }
