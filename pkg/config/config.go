@@ -48,8 +48,13 @@ type Config struct {
 	RemapRoot       bool              // default of --[no-]container-remap-root
 	Writable        bool              // default of --container-writable / --container-readonly
 	Entrypoint      bool              // default of --[no-]container-entrypoint
+	GPUCDIKind      string            // [gpu] cdi_kind: the CDI kind of the step's GPUs (KIND=INDEX); "" = none injected
 	ConfigFile      string            // the configuration file loaded; "" = none
 }
+
+// DefaultGPUCDIKind is the CDI kind of NVIDIA's GPUs, as nvidia-ctk cdi
+// generate names them (nvidia.com/gpu=0, nvidia.com/gpu=all, ...).
+const DefaultGPUCDIKind = "nvidia.com/gpu"
 
 // DefaultFile is where sites keep the configuration file. It is only read
 // when plugstack.conf names it (config=/etc/carina/carina.toml).
@@ -73,6 +78,7 @@ func Default() Config {
 		DeniedMounts:    []string{"/etc/shadow"},
 		MountHome:       true,
 		Writable:        true,
+		GPUCDIKind:      DefaultGPUCDIKind,
 	}
 }
 
@@ -175,6 +181,7 @@ var settings = []setting{
 	{"remap_root", "defaults.remap_root", kBool, setBool(func(c *Config) *bool { return &c.RemapRoot })},
 	{"writable", "defaults.writable", kBool, setBool(func(c *Config) *bool { return &c.Writable })},
 	{"entrypoint", "defaults.entrypoint", kBool, setBool(func(c *Config) *bool { return &c.Entrypoint })},
+	{"gpu_cdi_kind", "gpu.cdi_kind", kString, setGPUCDIKind},
 }
 
 // byArg and byKey index settings by plugstack argument and by file key.
@@ -279,6 +286,19 @@ func setHelperLimit(c *Config, v any) error {
 		return errors.New("want a positive duration such as 10m")
 	}
 	c.HelperLimit = d
+	return nil
+}
+
+// setGPUCDIKind sets [gpu] cdi_kind: a CDI kind VENDOR/CLASS, or "" to
+// give containers no GPUs.
+func setGPUCDIKind(c *Config, v any) error {
+	k := v.(string)
+	if k != "" {
+		if err := option.CheckCDIKind(k); err != nil {
+			return fmt.Errorf("%v, or \"\" for none", err)
+		}
+	}
+	c.GPUCDIKind = k
 	return nil
 }
 

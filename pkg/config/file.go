@@ -33,6 +33,9 @@ package config
 //	remap_root = false
 //	writable = true
 //	entrypoint = false
+//	[gpu]
+//	cdi_kind = "nvidia.com/gpu"      # CDI kind VENDOR/CLASS of the step's GPUs, each given to the
+//	                                 # container as KIND=INDEX; "" = none; plugstack: gpu_cdi_kind
 //
 // Unknown keys, wrong types and invalid values are errors that name the
 // file and the line (FILE:LINE: ...), as are TOML syntax errors.
@@ -53,7 +56,7 @@ import (
 )
 
 // tables are the file's tables; their keys are settings (byKey).
-var tables = map[string]bool{"podman": true, "pull": true, "mounts": true, "defaults": true, "env": true}
+var tables = map[string]bool{"podman": true, "pull": true, "mounts": true, "defaults": true, "env": true, "gpu": true}
 
 // ParseFile reads a configuration file on top of Default, without the
 // plugstack arguments. With ownerCheck, the file must be owned by root and

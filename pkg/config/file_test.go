@@ -61,6 +61,8 @@ mount_home = false
 remap_root = true
 writable = false
 entrypoint = true
+[gpu]
+cdi_kind = "amd.com/gpu"
 `, func(c Config) bool {
 			return reflect.DeepEqual(c, Config{
 				Helper: "/opt/c/carina", RuntimeDir: "/run/x", StoreDir: "/srv/s",
@@ -69,7 +71,7 @@ entrypoint = true
 				Podman: "/opt/podman", PodmanFlags: []string{"--cgroup-manager=cgroupfs", "--log-level=info"},
 				InitPath: "/opt/init", HelperLimit: 30 * time.Second, PullRetries: 5, RetryDelay: 250 * time.Millisecond,
 				DefaultMounts: []string{"/scratch", "/apps:/apps:ro"}, AllowedMounts: []string{"/home", "/scratch"},
-				MountHome: false, RemapRoot: true, Writable: false, Entrypoint: true,
+				MountHome: false, RemapRoot: true, Writable: false, Entrypoint: true, GPUCDIKind: "amd.com/gpu",
 				ConfigFile: c.ConfigFile,
 			}) && strings.HasSuffix(c.ConfigFile, "carina.toml")
 		}, ""},
@@ -107,6 +109,21 @@ podman.binary = "/opt/podman"
 		{"bad default mount", "[mounts]\ndefault = [\"/a:b\"]\n", nil, `FILE:2: mounts.default: mount "/a:b": want SRC[:DST[:FLAGS]]`},
 		{"bad default mount flag", "[mounts]\ndefault = [\"/a:/b:bogus\"]\n", nil,
 			`FILE:2: mounts.default: --container-mounts: unknown flag "bogus" in "/a:/b:bogus"`},
+		{"GPU injection off", "[gpu]\ncdi_kind = \"\"\n", func(c Config) bool { return c.GPUCDIKind == "" }, ""},
+		{"default GPU kind", "relay = true\n", func(c Config) bool { return c.GPUCDIKind == "nvidia.com/gpu" }, ""},
+		{"dotted GPU kind", "gpu.cdi_kind = \"example.co.uk/fpga_x-2\"\n",
+			func(c Config) bool { return c.GPUCDIKind == "example.co.uk/fpga_x-2" }, ""},
+		{"unknown key in [gpu]", "[gpu]\ncdi_kind = \"nvidia.com/gpu\"\ncdi_kinds = \"x\"\n", nil, `FILE:3: unknown key "gpu.cdi_kinds"`},
+		{"GPU kind a device", "[gpu]\ncdi_kind = \"nvidia.com/gpu=0\"\n", nil,
+			`FILE:2: gpu.cdi_kind: "nvidia.com/gpu=0": want a CDI device kind VENDOR/CLASS such as nvidia.com/gpu, or "" for none`},
+		{"GPU kind without class", "[gpu]\ncdi_kind = \"nvidia.com\"\n", nil, `FILE:2: gpu.cdi_kind: "nvidia.com": want a CDI device kind`},
+		{"GPU kind a path", "[gpu]\n\ncdi_kind = \"/dev/nvidia0\"\n", nil, `FILE:3: gpu.cdi_kind: "/dev/nvidia0": want a CDI device kind`},
+		{"GPU kind vendor digit", "[gpu]\ncdi_kind = \"1nvidia.com/gpu\"\n", nil, "FILE:2: gpu.cdi_kind: "},
+		{"GPU kind class with a dot", "[gpu]\ncdi_kind = \"nvidia.com/gpu.x\"\n", nil, "FILE:2: gpu.cdi_kind: "},
+		{"GPU kind trailing dash", "[gpu]\ncdi_kind = \"nvidia.com/gpu-\"\n", nil, "FILE:2: gpu.cdi_kind: "},
+		{"GPU kind two slashes", "[gpu]\ncdi_kind = \"nvidia.com/gpu/x\"\n", nil, "FILE:2: gpu.cdi_kind: "},
+		{"GPU kind not a string", "[gpu]\ncdi_kind = false\n", nil, "FILE:2: gpu.cdi_kind: want a string, not a boolean"},
+		{"gpu a string", "gpu = \"nvidia.com/gpu\"\n", nil, "FILE:1: gpu: want a table, not a string"},
 		{"NUL in a path", "\nhelper = \"/x\\u0000\"\n", nil, "FILE:2: helper: a NUL byte"},
 		{"NUL in a list", "[podman]\nextra_flags = [\"--x\", \"--y\\u0000\"]\n", nil, "FILE:2: podman.extra_flags: a NUL byte"},
 	}

@@ -40,6 +40,7 @@ var fileValues = map[string]func(Config) any{
 	"defaults.remap_root": func(c Config) any { return c.RemapRoot },
 	"defaults.writable":   func(c Config) any { return c.Writable },
 	"defaults.entrypoint": func(c Config) any { return c.Entrypoint },
+	"gpu.cdi_kind":        func(c Config) any { return c.GPUCDIKind },
 }
 
 // list writes none as [], which the file reads as none (denied = []
@@ -123,6 +124,7 @@ func FuzzConfigFile(f *testing.F) {
 		"image_store = \"/shared/{user}-{uid}\"\n", "[mounts]\ndefault = [\"/a:/b:bogus\"]\n",
 		"[mounts]\ndefault = [\"/a:/b:ro+rprivate\"]\n", "[mounts]\ndenied = [\"/etc/\"]\n", "helper = \"/x\\u0000\"\n",
 		"[pull]\ntimeout = \"1h1m1.5s\"\n", "relay = true\nrelay = false\n",
+		"[gpu]\ncdi_kind = \"amd.com/gpu\"\n", "[gpu]\ncdi_kind = \"\"\n", "[gpu]\ncdi_kind = \"nvidia.com/gpu=0\"\n",
 	} {
 		f.Add(s)
 	}

@@ -18,6 +18,8 @@
 //	mount_home = true
 //	remap_root = false
 //	container_env = ["NCCL_DEBUG"] # as --container-env; appended
+//	devices = ["nvidia.com/gpu=all"]  # CDI devices VENDOR/CLASS=NAME (no host paths), besides
+//	                               # the step's GPUs; appended
 //	[env]                          # variables set in the container; merged, this file wins per name
 //	OMP_NUM_THREADS = "4"          # values are strings
 //	[annotations]                  # OCI annotations on the container; merged the same way
@@ -53,6 +55,7 @@ type Env struct {
 	Workdir                                    string            // absolute and clean; "" = not set
 	Writable, Entrypoint, MountHome, RemapRoot *bool             // nil = not set
 	ContainerEnv                               []string          // variable names, as --container-env
+	Devices                                    []string          // CDI device names VENDOR/CLASS=NAME
 	Env                                        map[string]string // variables set in the container; nil = none
 	Annotations                                map[string]string // OCI annotations; nil = none
 	Files                                      []string          // files read, bases first (for messages)
@@ -228,6 +231,7 @@ func (e *Env) merge(src Env) {
 	mergeBool(&e.RemapRoot, src.RemapRoot)
 	e.Mounts = appendNew(e.Mounts, src.Mounts)
 	e.ContainerEnv = appendNew(e.ContainerEnv, src.ContainerEnv)
+	e.Devices = appendNew(e.Devices, src.Devices)
 	e.Env = mergeMap(e.Env, src.Env)
 	e.Annotations = mergeMap(e.Annotations, src.Annotations)
 }
@@ -277,5 +281,5 @@ func ForOption(value, cwd, home, siteDir string) (option.EnvFile, error) {
 	}
 	return option.EnvFile{Path: path, Image: e.Image, Mounts: e.Mounts, Workdir: e.Workdir,
 		Writable: e.Writable, Entrypoint: e.Entrypoint, MountHome: e.MountHome, Remap: e.RemapRoot,
-		ContainerEnv: e.ContainerEnv, Env: e.Env, Annotations: e.Annotations}, nil
+		ContainerEnv: e.ContainerEnv, Devices: e.Devices, Env: e.Env, Annotations: e.Annotations}, nil
 }

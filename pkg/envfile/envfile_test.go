@@ -75,6 +75,7 @@ entrypoint = false
 mount_home = true
 remap_root = false
 container_env = ["NCCL_DEBUG"]
+devices = ["nvidia.com/gpu=all", "example.com/fpga=a1", "nvidia.com/gpu=all"]
 [env]
 OMP_NUM_THREADS = "4"
 [annotations]
@@ -82,8 +83,9 @@ OMP_NUM_THREADS = "4"
 `}, "./all.toml", Env{
 			Image: "nvcr.io#nvidia/pytorch:24.01-py3", Mounts: []string{"/scratch:/scratch", "/data:/data:ro"},
 			Workdir: "/work", Writable: bp(true), Entrypoint: bp(false), MountHome: bp(true), RemapRoot: bp(false),
-			ContainerEnv: []string{"NCCL_DEBUG"}, Env: map[string]string{"OMP_NUM_THREADS": "4"},
-			Annotations: map[string]string{"com.example.hook": "on"}, Files: []string{"cwd/all.toml"},
+			ContainerEnv: []string{"NCCL_DEBUG"}, Devices: []string{"nvidia.com/gpu=all", "example.com/fpga=a1"},
+			Env: map[string]string{"OMP_NUM_THREADS": "4"}, Annotations: map[string]string{"com.example.hook": "on"},
+			Files: []string{"cwd/all.toml"},
 		}, ""},
 		{"inheritance", map[string]string{
 			siteEnvs + "base.toml": `
@@ -92,6 +94,7 @@ workdir = "/base"
 writable = false
 mounts = ["/a:/a", "/b:/b"]
 container_env = ["A"]
+devices = ["example.com/fpga=a", "nvidia.com/gpu=0"]
 [env]
 X = "base"
 Y = "base"
@@ -111,6 +114,7 @@ Z = "mid"
 base_environment = ["./mid.toml", "other.toml"]
 mounts = ["/d:/d"]
 container_env = ["B", "A"]
+devices = ["nvidia.com/gpu=0", "nvidia.com/gpu=all"]
 [env]
 Z = "top"
 `,
@@ -124,6 +128,7 @@ j = "other"
 		}, "envs/top.toml", Env{
 			Image: "mid#img", Workdir: "/other", Writable: bp(true), Entrypoint: bp(true),
 			Mounts: []string{"/a:/a", "/b:/b", "/c:/c", "/d:/d"}, ContainerEnv: []string{"A", "B"},
+			Devices:     []string{"example.com/fpga=a", "nvidia.com/gpu=0", "nvidia.com/gpu=all"},
 			Env:         map[string]string{"X": "base", "Y": "mid", "Z": "top"},
 			Annotations: map[string]string{"k": "other", "j": "other"},
 			Files:       []string{siteEnvs + "base.toml", "cwd/envs/mid.toml", "cwd/envs/other.toml", "cwd/envs/top.toml"},
@@ -172,6 +177,18 @@ j = "other"
 			`ROOT/cwd/a.toml:2: env.A: want a string, not a table`},
 		{"bad container_env", map[string]string{"cwd/a.toml": "container_env = [\"A-B\"]\n"}, "a.toml", Env{},
 			`ROOT/cwd/a.toml:1: container_env: invalid variable name "A-B"`},
+		{"device a host path", map[string]string{"cwd/a.toml": "image = \"x\"\n\ndevices = [\"nvidia.com/gpu=0\", \"/dev/nvidia0\"]\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:3: devices: device "/dev/nvidia0": want a CDI device name VENDOR/CLASS=NAME such as nvidia.com/gpu=0 (host paths are not taken)`},
+		{"device unqualified", map[string]string{"cwd/a.toml": "devices = [\"gpu=0\"]\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:1: devices: device "gpu=0": want a CDI device name`},
+		{"device a kind", map[string]string{"cwd/a.toml": "devices = [\"nvidia.com/gpu\"]\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:1: devices: device "nvidia.com/gpu": want a CDI device name`},
+		{"device list in one string", map[string]string{"cwd/a.toml": "devices = [\"nvidia.com/gpu=0,nvidia.com/gpu=1\"]\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:1: devices: device "nvidia.com/gpu=0,nvidia.com/gpu=1": want a CDI device name`},
+		{"devices a string", map[string]string{"cwd/a.toml": "devices = \"nvidia.com/gpu=0\"\n"}, "a.toml", Env{},
+			`ROOT/cwd/a.toml:1: devices: want an array of strings, not a string`},
+		{"devices in a base", map[string]string{"cwd/a.toml": `base_environment = "b.toml"`,
+			"cwd/b.toml": "\n\ndevices = [\"--privileged\"]\n"}, "a.toml", Env{}, `ROOT/cwd/b.toml:3: devices: device "--privileged"`},
 		{"relative workdir", map[string]string{"cwd/a.toml": "workdir = \"work\"\n"}, "a.toml", Env{},
 			`ROOT/cwd/a.toml:1: workdir: want an absolute path, not "work"`},
 		{"relative mount", map[string]string{"cwd/a.toml": "mounts = [\"data:/data\"]\n"}, "a.toml", Env{},
@@ -254,6 +271,7 @@ func show(e Env) string {
 	return "Image=" + e.Image + " Workdir=" + e.Workdir + " Mounts=" + strings.Join(e.Mounts, ",") +
 		" Writable=" + b(e.Writable) + " Entrypoint=" + b(e.Entrypoint) + " MountHome=" + b(e.MountHome) +
 		" RemapRoot=" + b(e.RemapRoot) + " ContainerEnv=" + strings.Join(e.ContainerEnv, ",") +
+		" Devices=" + strings.Join(e.Devices, ",") +
 		" Env=" + mapString(e.Env) + " Annotations=" + mapString(e.Annotations) + "\nFiles=" + strings.Join(e.Files, ",")
 }
 

@@ -37,6 +37,8 @@ func FuzzEnvLoad(f *testing.F) {
 		"image = \"x\"\n\nimage = \"y\"\n", "pull = { retries = 7 }\n", "[[annotations]]\nk = \"v\"\n",
 		"[annotations]\n\"a=b\" = \"c\"\n", "workdir = \"/w\\u0000\"\n", "image = \"Debian:12\"\n",
 		"mounts = [\"/a:/b:bogus\"]\n", "mounts = [\"/a:/b,/c\"]\n",
+		"devices = [\"nvidia.com/gpu=all\", \"example.com/fpga=a1\"]\n", "devices = [\"/dev/nvidia0\"]\n",
+		"base_environment = \"base\"\ndevices = [\"nvidia.com/gpu=0\", \"nvidia.com/gpu=0\"]\n",
 	} {
 		f.Add(s)
 	}
@@ -74,7 +76,7 @@ func FuzzEnvLoad(f *testing.F) {
 		}
 		ef := option.EnvFile{Path: path, Image: e.Image, Mounts: e.Mounts, Workdir: e.Workdir,
 			Writable: e.Writable, Entrypoint: e.Entrypoint, MountHome: e.MountHome, Remap: e.RemapRoot,
-			ContainerEnv: e.ContainerEnv, Env: e.Env, Annotations: e.Annotations}
+			ContainerEnv: e.ContainerEnv, Devices: e.Devices, Env: e.Env, Annotations: e.Annotations}
 		s, err := option.Build(option.Flags{"environment": {"./env.toml"}}, func(string) string { return "" }, dir,
 			func(string) (option.EnvFile, error) { return ef, nil }, option.Defaults{})
 		if err != nil {

@@ -97,6 +97,15 @@ func parse(f *config.TOMLFile) (Env, []base, error) {
 				}
 			}
 			e.ContainerEnv = appendNew(nil, l)
+		case "devices":
+			l, ok := config.Strings(v)
+			if !ok {
+				return e, nil, wrong(k, "an array of strings")
+			}
+			if err := checkSpec(f, k, option.Spec{Devices: l}); err != nil {
+				return e, nil, err
+			}
+			e.Devices = appendNew(nil, l)
 		case "writable", "entrypoint", "mount_home", "remap_root":
 			b, ok := v.(bool)
 			if !ok {

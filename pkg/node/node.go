@@ -4,7 +4,9 @@
 // and checking the mounts against the site's policy as the user), Down
 // removes a job's containers and ends podman's pause process when nothing
 // of the user runs any more, Save writes --container-save. A Job is made
-// from one plugin request (pkg/request).
+// from one plugin request (pkg/request). The container gets the step's
+// GPUs on the node, and an environment file's devices, as CDI devices
+// (devices.go).
 package node
 
 import (
@@ -52,6 +54,7 @@ type Job struct {
 	relayBin             string        // the relay client's directory; "" = no relay
 	scope                string        // container_scope: job or global
 	entryEnv             []string      // NAME=VALUE given to the entrypoint (--container-env)
+	gpus                 []string      // Slurm indices of the step's GPUs on this node
 }
 
 // FromRequest turns a plugin request into Job.
@@ -63,6 +66,7 @@ func FromRequest(req request.Request) (Job, error) {
 		site: c, scope: c.ContainerScope}
 	if u := req.NodeUp; u != nil {
 		f.image, f.spec, f.script, f.relayBin, f.entryEnv, f.home = u.Image, u.Spec, u.Script, u.RelayBin, u.EntrypointEnv, u.Home
+		f.gpus = u.GPUs
 		if err := CheckImageFormat(f.imageFormat); err != nil {
 			return f, err
 		}
@@ -130,7 +134,7 @@ func Up(f Job) (plan.Container, error) {
 	ctx := context.Background()
 	pm := f.Podman(d)
 	global := f.spec.Name != "" && f.scope == "global"
-	name := plan.ContainerName(s, f.spec.ContainerKey(f.image))
+	name := plan.ContainerName(s, f.containerKey())
 	switch {
 	case global:
 		name = plan.GlobalContainer(s, f.spec.Name)
@@ -292,6 +296,9 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 	}
 	id, err := pm.Start(ctx, spec)
 	if err != nil {
+		if cdiErr := cdiStartError(s.Node, spec.Devices, gpuDevices(f.site.GPUCDIKind, f.gpus), f.spec.Environment, err); cdiErr != nil {
+			return plan.Container{}, cdiErr
+		}
 		return plan.Container{}, fmt.Errorf("starting the container for %s: %w", f.image, err)
 	}
 	st, _, err := pm.Inspect(ctx, name)
@@ -329,7 +336,7 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 func (f Job) containerSpec(name string, s plan.Step) nodectr.Spec {
 	spec := nodectr.Spec{Name: name, JobID: s.JobID, Node: s.Node, InitPath: f.initPath,
 		ReadOnly: !f.spec.Writable, RemapRoot: f.spec.RemapRoot, Unshare: f.spec.Unshare,
-		Env: f.spec.Env, Annotations: f.spec.Annotations}
+		Env: f.spec.Env, Annotations: f.spec.Annotations, Devices: f.devices()}
 	for _, m := range f.spec.Mounts {
 		if m.Tmpfs {
 			spec.Tmpfs = append(spec.Tmpfs, m.TmpfsArg())

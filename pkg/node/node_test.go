@@ -36,10 +36,11 @@ func TestCheckNameMode(t *testing.T) {
 func TestFromRequest(t *testing.T) {
 	c := config.Default()
 	up := request.Request{Kind: request.KindNodeUp, Site: c, Job: 5, Node: "n1", ImageStore: "/s/1001",
-		NodeUp: &request.NodeUp{Image: "debian:12", Spec: option.Spec{Image: "debian:12"}, Home: "/home/u"}}
+		NodeUp: &request.NodeUp{Image: "debian:12", Spec: option.Spec{Image: "debian:12"}, Home: "/home/u", GPUs: []string{"0", "2"}}}
 	f, err := FromRequest(up)
 	if err != nil || f.job != 5 || f.node != "n1" || f.image != "debian:12" || f.imageStore != "/s/1001" ||
-		f.home != "/home/u" || f.retry.Attempts != c.PullRetries {
+		f.home != "/home/u" || f.retry.Attempts != c.PullRetries ||
+		strings.Join(f.containerSpec("c", f.step()).Devices, ",") != "nvidia.com/gpu=0,nvidia.com/gpu=2" {
 		t.Fatalf("FromRequest = %+v, %v", f, err)
 	}
 	up.NodeUp = &request.NodeUp{}

@@ -58,6 +58,7 @@ type Spec struct {
 
 	Volumes     []string          // podman --volume values (SRC:DST[:OPTS])
 	Tmpfs       []string          // podman --tmpfs values (DST[:OPTS])
+	Devices     []string          // podman --device values: CDI names VENDOR/CLASS=NAME
 	ReadOnly    bool              // --read-only (podman keeps /tmp, /var/tmp, /run writable)
 	RemapRoot   bool              // the user is uid 0 inside; else keep-id (the user's own uid)
 	Unshare     []string          // net, ipc, uts: private namespaces instead of the host's
@@ -68,7 +69,8 @@ type Spec struct {
 
 // RunArgs is the podman command line that starts spec: host network, PID,
 // IPC and UTS namespaces (what HPC codes expect) unless unshared, the
-// user's own uid inside (keep-id) unless remapped to root, and a
+// user's own uid inside (keep-id) unless remapped to root, the CDI
+// devices (GPUs) podman resolves from the site's CDI specs, and a
 // pause-mode init that outlives every task.
 func RunArgs(s Spec) []string {
 	private := map[string]bool{}
@@ -100,6 +102,9 @@ func RunArgs(s Spec) []string {
 	}
 	for _, t := range s.Tmpfs {
 		args = append(args, "--tmpfs", t)
+	}
+	for _, d := range s.Devices {
+		args = append(args, "--device", d)
 	}
 	for _, k := range sortedKeys(s.Env) {
 		args = append(args, "--env", k+"="+s.Env[k])

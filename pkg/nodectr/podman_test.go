@@ -71,6 +71,21 @@ func TestRunArgsSettings(t *testing.T) {
 	}
 }
 
+// CDI devices: one --device each, in order, after the mounts and before
+// the variables.
+func TestRunArgsDevices(t *testing.T) {
+	got := strings.Join(RunArgs(Spec{Name: "c", ImageID: "sha", JobID: 7, Node: "n1", InitPath: "/i",
+		Volumes: []string{"/a:/a"}, Tmpfs: []string{"/t"}, Env: map[string]string{"A": "1"},
+		Devices: []string{"example.com/fpga=x", "nvidia.com/gpu=0", "nvidia.com/gpu=2"}}), "|")
+	want := "|--volume|/a:/a|--tmpfs|/t|--device|example.com/fpga=x|--device|nvidia.com/gpu=0|--device|nvidia.com/gpu=2|--env|A=1|"
+	if !strings.Contains(got, want) {
+		t.Fatalf("RunArgs =\n%s\nwant it to hold\n%s", got, want)
+	}
+	if none := strings.Join(RunArgs(Spec{Name: "c", ImageID: "sha", InitPath: "/i"}), "|"); strings.Contains(none, "--device") {
+		t.Errorf("no devices, yet: %s", none)
+	}
+}
+
 func TestRunArgsRootFS(t *testing.T) {
 	got := RunArgs(Spec{Name: "c", RootFS: "/run/x/squash/c:O", JobID: 7, Node: "n1", InitPath: "/i"})
 	tail := got[len(got)-6:]

@@ -25,6 +25,7 @@ type EnvFile struct {
 	Workdir                                string
 	Writable, Entrypoint, MountHome, Remap *bool
 	ContainerEnv                           []string
+	Devices                                []string // CDI device names VENDOR/CLASS=NAME
 	Env, Annotations                       map[string]string
 }
 
@@ -60,6 +61,7 @@ type Spec struct {
 	EntrypointLog bool              `json:"entrypoint_log,omitempty"`
 	ContainerEnv  []string          `json:"container_env,omitempty"`
 	Unshare       []string          `json:"unshare,omitempty"`
+	Devices       []string          `json:"devices,omitempty"` // CDI device names (an environment file's devices)
 	Env           map[string]string `json:"env,omitempty"`
 	Annotations   map[string]string `json:"annotations,omitempty"`
 	Environment   string            `json:"environment,omitempty"` // the environment file used
@@ -377,6 +379,12 @@ func Build(flags Flags, getenv func(string) string, cwd string, loadFile func(st
 			return Spec{}, fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}
+	for _, d := range f.Devices {
+		if err := CheckCDIDevice(d); err != nil {
+			return Spec{}, fmt.Errorf("%s: %w", f.Path, err)
+		}
+	}
+	s.Devices = dedup(f.Devices)
 	s.Env, s.Annotations = f.Env, f.Annotations
 	return s, nil
 }
@@ -436,7 +444,9 @@ func orDefault(s, d string) string {
 // the pinned image reference and every setting that shapes the container
 // (not the working directory, the name mode or --container-save, which act
 // per step). Maps are encoded with sorted keys, so equal settings give
-// equal keys.
+// equal keys. The devices are left out when there are none, so a Spec
+// without devices keeps the key it had before devices existed; the node
+// puts the step's GPUs into Devices before it asks for the key.
 func (s Spec) ContainerKey(ref string) string {
 	k := struct {
 		Ref          string            `json:"ref"`
@@ -448,7 +458,8 @@ func (s Spec) ContainerKey(ref string) string {
 		Unshare      []string          `json:"unshare"`
 		Env          map[string]string `json:"env"`
 		Annotations  map[string]string `json:"annotations"`
-	}{ref, s.Mounts, s.RemapRoot, s.Writable, s.Entrypoint, s.ContainerEnv, s.Unshare, s.Env, s.Annotations}
+		Devices      []string          `json:"devices,omitempty"`
+	}{ref, s.Mounts, s.RemapRoot, s.Writable, s.Entrypoint, s.ContainerEnv, s.Unshare, s.Env, s.Annotations, s.Devices}
 	b, err := json.Marshal(k)
 	if err != nil {
 		return ref // cannot happen for these types

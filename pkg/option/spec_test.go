@@ -14,6 +14,9 @@ func TestBuild(t *testing.T) {
 		return EnvFile{Path: "/etc/carina/environments/e.toml", Image: "file/img", Workdir: "/w", Writable: &no,
 			Mounts: []string{"/a:/a"}, Env: map[string]string{"X": "1"}, Remap: &yes}, nil
 	}
+	devices := func(d ...string) func(string) (EnvFile, error) {
+		return func(string) (EnvFile, error) { return EnvFile{Path: "/e.toml", Image: "img", Devices: d}, nil }
+	}
 	tests := []struct {
 		name  string
 		flags Flags
@@ -64,6 +67,12 @@ func TestBuild(t *testing.T) {
 					s.Env["X"] == "1" && s.Environment == "/etc/carina/environments/e.toml"
 			}, ""},
 		{"environment file error", Flags{"environment": {"e"}}, nil, noFile, nil, "--environment=e: no file"},
+		{"environment file devices", Flags{"environment": {"e"}}, nil, devices("nvidia.com/gpu=all", "example.com/fpga=a1", "nvidia.com/gpu=all"),
+			func(s Spec) bool {
+				return reflect.DeepEqual(s.Devices, []string{"nvidia.com/gpu=all", "example.com/fpga=a1"})
+			}, ""},
+		{"environment file host device", Flags{"environment": {"e"}}, nil, devices("/dev/nvidia0"), nil,
+			`/e.toml: device "/dev/nvidia0": want a CDI device name VENDOR/CLASS=NAME`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,6 +138,49 @@ func TestContainerKey(t *testing.T) {
 	if a.ContainerKey("r") == c.ContainerKey("r") || a.ContainerKey("r") == a.ContainerKey("r2") {
 		t.Fatal("a container setting or the image did not change the key")
 	}
+	// Devices shape the container: other devices, another key; none (nil
+	// or empty), the key a Spec had before devices existed.
+	d0, d1, d01 := a, a, a
+	d0.Devices, d1.Devices, d01.Devices = []string{"nvidia.com/gpu=0"}, []string{"nvidia.com/gpu=1"}, []string{"nvidia.com/gpu=0", "nvidia.com/gpu=1"}
+	keys := map[string]bool{a.ContainerKey("r"): true}
+	for _, s := range []Spec{d0, d1, d01} {
+		if keys[s.ContainerKey("r")] {
+			t.Errorf("devices %q: a key another set of devices has", s.Devices)
+		}
+		keys[s.ContainerKey("r")] = true
+	}
+	empty := a
+	empty.Devices = []string{}
+	if empty.ContainerKey("r") != a.ContainerKey("r") || strings.Contains(a.ContainerKey("r"), "devices") {
+		t.Errorf("no devices changed the key: %s", empty.ContainerKey("r"))
+	}
+}
+
+func TestCDINames(t *testing.T) {
+	for dev, ok := range map[string]bool{
+		"nvidia.com/gpu=0": true, "nvidia.com/gpu=all": true, "nvidia.com/gpu=GPU-4ac4b1b6-0e3f-2c1b-5d7e-1a2b3c4d5e6f": true,
+		"nvidia.com/gpu=0:1": true, "example.com/net-1=eth0": true, "example.co.uk/fpga_x=a.b_c-d": true, "a/b=c": true,
+		"x_y-z.org/c9=9": true,
+		"/dev/nvidia0":   false, "nvidia0": false, "gpu=0": false, "nvidia.com/gpu": false, "nvidia.com/gpu=": false,
+		"nvidia.com/=0": false, "/gpu=0": false, "nvidia.com/gpu=0,nvidia.com/gpu=1": false, "nvidia.com/gpu=0 ": false,
+		"nvidia.com/gpu=-0": false, "nvidia.com/gpu=0-": false, "1nvidia.com/gpu=0": false, "nvidia.com-/gpu=0": false,
+		"nvidia.com/gpu.x=0": false, "nvidia.com/gpu=a=b": false, "nvidia.com/gpu=a/b": false, "nvidia.com/g/pu=0": false,
+		"nvidia.com/gpu=0\x00": false, "nvidia.com/gpu=" + strings.Repeat("a", 128): false,
+		"nvidia.com/gpu=" + strings.Repeat("a", 127): true,
+	} {
+		if err := CheckCDIDevice(dev); (err == nil) != ok {
+			t.Errorf("CheckCDIDevice(%q) = %v, want ok=%v", dev, err, ok)
+		}
+	}
+	for kind, ok := range map[string]bool{
+		"nvidia.com/gpu": true, "amd.com/gpu": true, "example.co.uk/fpga_x-2": true, "a/b": true,
+		"": false, "nvidia.com": false, "nvidia.com/gpu=0": false, "/gpu": false, "nvidia.com/": false, "nvidia.com/gpu/x": false,
+		"-nvidia.com/gpu": false, "nvidia.com/gpu_": false, "nvidia.com/gpu.x": false, "nvidia.com/1gpu": false, "nvidia com/gpu": false,
+	} {
+		if err := CheckCDIKind(kind); (err == nil) != ok {
+			t.Errorf("CheckCDIKind(%q) = %v, want ok=%v", kind, err, ok)
+		}
+	}
 }
 
 func TestValidate(t *testing.T) {
@@ -156,6 +208,11 @@ func TestValidate(t *testing.T) {
 		"NUL":             func(s *Spec) { s.Env = map[string]string{"A": "x\x00y"} },
 		"relative cwd":    func(s *Spec) { s.Cwd = "tmp" },
 		"save":            func(s *Spec) { s.Save = "/a/../b" },
+		"device path":     func(s *Spec) { s.Devices = []string{"/dev/nvidia0"} },
+		"device comma":    func(s *Spec) { s.Devices = []string{"nvidia.com/gpu=0,nvidia.com/gpu=1"} },
+		"device kind":     func(s *Spec) { s.Devices = []string{"nvidia.com/gpu"} },
+		"device flag":     func(s *Spec) { s.Devices = []string{"--privileged"} },
+		"device empty":    func(s *Spec) { s.Devices = []string{""} },
 	} {
 		s := good
 		mutate(&s)
@@ -190,6 +247,7 @@ func TestDecodeSpec(t *testing.T) {
 		"two documents": `{"cwd":"/"}{"cwd":"/"}`,
 		"not JSON":      `image=debian`,
 		"invalid":       `{"image":"bad image","cwd":"/"}`,
+		"host device":   `{"image":"debian:12","cwd":"/","devices":["/dev/nvidia0"]}`,
 		"too large":     `{"cwd":"/","env":{"A":"` + strings.Repeat("x", MaxSpecBytes) + `"}}`,
 	} {
 		if _, err := DecodeSpec(js); err == nil {
@@ -203,7 +261,7 @@ func TestDecodeSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	empty, err := DecodeSpec(`{"cwd":"/","mounts":[{"source":"/a","target":"/a","flags":[]}],"container_env":[],` +
-		`"unshare":[],"env":{},"annotations":{}}`)
+		`"unshare":[],"devices":[],"env":{},"annotations":{}}`)
 	if err != nil || !reflect.DeepEqual(empty, bare) || empty.ContainerKey("r") != bare.ContainerKey("r") {
 		t.Errorf("empty lists and maps: %+v, %v; want %+v", empty, err, bare)
 	}

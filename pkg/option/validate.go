@@ -56,6 +56,9 @@ func (s Spec) dropEmpty() Spec {
 	if len(s.Unshare) == 0 {
 		s.Unshare = nil
 	}
+	if len(s.Devices) == 0 {
+		s.Devices = nil
+	}
 	if len(s.Env) == 0 {
 		s.Env = nil
 	}
@@ -87,7 +90,8 @@ var annotationRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_./-]{0,252}$`)
 // the user controls) before anything acts on it: the same rules Build
 // applies, plus the grammar of every podman argument a field becomes, so
 // a hand-made CARINA_SPEC gets no further than an option (no ":" or ","
-// smuggled into a --volume, no "=" into an --annotation key).
+// smuggled into a --volume, no "=" into an --annotation key, no host path
+// into a --device).
 func (s Spec) Validate() error {
 	if err := noNUL(s); err != nil {
 		return err
@@ -117,6 +121,11 @@ func (s Spec) Validate() error {
 	}
 	for _, n := range s.ContainerEnv {
 		if err := checkVarName(n); err != nil {
+			return err
+		}
+	}
+	for _, d := range s.Devices {
+		if err := CheckCDIDevice(d); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/gres"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
 )
@@ -68,6 +69,11 @@ type NodeUp struct {
 	Home string `json:"home,omitempty"`
 	// RelayBin is the host directory of the relay client ("" = no relay).
 	RelayBin string `json:"relay_bin,omitempty"`
+	// GPUs are the Slurm indices of the step's GPUs on this node
+	// (gres.ParseIndices of what slurmstepd says, e.g. ["0", "1"]): the
+	// container gets each as the CDI device KIND=INDEX, KIND being the
+	// site's [gpu] cdi_kind.
+	GPUs []string `json:"gpus,omitempty"`
 }
 
 // Save writes a container's filesystem to a squashfs file.
@@ -137,6 +143,29 @@ func (r Request) Check() error {
 	if r.NodeUp != nil {
 		if err := r.NodeUp.Spec.Validate(); err != nil {
 			return fmt.Errorf("request %s: %w", r.Kind, err)
+		}
+		if err := checkGPUs(r.NodeUp.GPUs); err != nil {
+			return fmt.Errorf("request %s: %w", r.Kind, err)
+		}
+	}
+	if r.Site.GPUCDIKind != "" {
+		if err := option.CheckCDIKind(r.Site.GPUCDIKind); err != nil {
+			return fmt.Errorf("request %s: the site's [gpu] cdi_kind %w", r.Kind, err)
+		}
+	}
+	return nil
+}
+
+// checkGPUs refuses GPU indices that are not as gres.ParseIndices writes
+// them (each becomes part of a podman --device argument), and more of
+// them than it returns.
+func checkGPUs(gpus []string) error {
+	if len(gpus) > gres.MaxIndices {
+		return fmt.Errorf("%d GPU indices, more than %d", len(gpus), gres.MaxIndices)
+	}
+	for _, g := range gpus {
+		if !gres.IsIndex(g) {
+			return fmt.Errorf("GPU index %q: want a decimal index", g)
 		}
 	}
 	return nil

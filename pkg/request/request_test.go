@@ -12,14 +12,41 @@ import (
 
 func TestDecode(t *testing.T) {
 	good := Request{Kind: KindNodeUp, Site: config.Default(), Job: 7, Node: "n1",
-		NodeUp: &NodeUp{Image: "debian:12", Spec: option.Spec{Image: "debian:12", Cwd: "/"}}}
+		NodeUp: &NodeUp{Image: "debian:12", Spec: option.Spec{Image: "debian:12", Cwd: "/", Devices: []string{"example.com/fpga=a1"}},
+			GPUs: []string{"0", "3"}}}
 	var buf bytes.Buffer
 	if err := Encode(&buf, good); err != nil {
 		t.Fatal(err)
 	}
 	got, err := Decode(&buf)
-	if err != nil || got.NodeUp == nil || got.NodeUp.Image != "debian:12" || got.Site.Podman != good.Site.Podman {
+	if err != nil || got.NodeUp == nil || got.NodeUp.Image != "debian:12" || got.Site.Podman != good.Site.Podman ||
+		strings.Join(got.NodeUp.GPUs, ",") != "0,3" || got.Site.GPUCDIKind != "nvidia.com/gpu" ||
+		strings.Join(got.NodeUp.Spec.Devices, ",") != "example.com/fpga=a1" {
 		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	// The step's GPUs and the devices become podman --device arguments:
+	// anything but indices and CDI names is refused before the helper acts.
+	for name, mutate := range map[string]func(*Request){
+		"GPU not an index":      func(r *Request) { r.NodeUp.GPUs = []string{"0", "/dev/nvidia1"} },
+		"GPU with a comma":      func(r *Request) { r.NodeUp.GPUs = []string{"0,1"} },
+		"GPU with leading zero": func(r *Request) { r.NodeUp.GPUs = []string{"01"} },
+		"too many GPUs":         func(r *Request) { r.NodeUp.GPUs = make([]string, 1025) },
+		"device a host path":    func(r *Request) { r.NodeUp.Spec.Devices = []string{"/dev/nvidia0"} },
+		"device unqualified":    func(r *Request) { r.NodeUp.Spec.Devices = []string{"gpu=0"} },
+		"bad CDI kind":          func(r *Request) { r.Site.GPUCDIKind = "nvidia.com" },
+	} {
+		r := good
+		up := *good.NodeUp
+		r.NodeUp = &up // each mutation sets a field anew: good stays as it is
+		mutate(&r)
+		if err := r.Check(); err == nil {
+			t.Errorf("%s: Check accepted %+v", name, r.NodeUp)
+		}
+	}
+	noGPU := good
+	noGPU.Site.GPUCDIKind = ""
+	if err := noGPU.Check(); err != nil {
+		t.Errorf("cdi_kind \"\" (no GPUs injected) refused: %v", err)
 	}
 	for name, doc := range map[string]string{
 		"unknown field":  `{"kind":"resolve","resolve":{"image":"x"},"privileged":true}`,

@@ -16,6 +16,8 @@ func TestFromImage(t *testing.T) {
 		{"PMI and PMIx stay the task's", []string{"PMI_RANK=0", "PMIX_RANK=0", "PMI_FD=3"}, nil},
 		{"MPI stays the task's", []string{"OMPI_COMM_WORLD_RANK=0"}, nil},
 		{"GPU selection stays the task's", []string{"CUDA_VISIBLE_DEVICES=0"}, nil},
+		{"the step's GPUs stay the task's", []string{"SLURM_STEP_GPUS=0,1", "SLURM_GPUS_ON_NODE=2", "SLURM_JOB_GPUS=0,1"}, nil},
+		{"other GPU selectors stay the task's", []string{"ROCR_VISIBLE_DEVICES=0", "GPU_DEVICE_ORDINAL=0"}, nil},
 		{"HOME stays the user's", []string{"HOME=/root"}, nil},
 		{"malformed dropped", []string{"NOEQUALS", "=x", "B=2"}, []Var{{"B", "2"}}},
 		{"empty value kept", []string{"EMPTY="}, []Var{{"EMPTY", ""}}},
