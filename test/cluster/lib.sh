@@ -18,6 +18,7 @@ DENIED_MOUNT=/var/lib/carina-test/denied-mount # carina.toml [mounts] denied
 HOST_LIB=/var/lib/carina-test/host-lib         # a host library dir the site config injects into every container
 HOOKS_DIR=/etc/containers/oci/hooks.d          # the site's OCI hooks (containers.conf hooks_dir)
 HOOK_MARKER_DIR=/var/lib/carina-test/hook-markers # the test hook writes one file per container start here
+CDI_ENV=CARINA_TEST_CDI                       # the variable the test CDI spec injects with any of its GPUs
 REGISTRY_LOG=$LOG_DIR/registry.log  # HTTP access log, combined format, one line per request
 
 _prog=$(basename "$0" .sh)

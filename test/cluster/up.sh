@@ -135,6 +135,38 @@ jq -n --arg dir "$HOOK_MARKER_DIR" '{
 	when: {annotations: {"^com\\.carina\\.test\\.hook$": "^(on|fail)$"}},
 	stages: ["prestart"]
 }' | write_file "$HOOKS_DIR/50-carina-test.json" 0644 || true
+# The simulation's own hook, not a site's: the nodes of this cluster share
+# one kernel, so without it every node container would see one host's
+# /dev/shm, where Open MPI's shared-memory segments of different nodes
+# (named after the host name, the job and the local rank) collide. It
+# mounts a /dev/shm of its own in every carina container (entrypoint
+# /.carina-init), as each node of a real cluster has; the tasks of a node
+# share it. createContainer: in the container's namespaces, before
+# pivot_root, with the container's root as working directory.
+write_file /usr/local/lib/carina-test/sim-node.sh 0755 <<'EOF' || true
+#!/bin/sh
+# carina test cluster (test/cluster/up.sh): one /dev/shm per node container.
+exec mount -t tmpfs -o nosuid,nodev,mode=1777 carina-sim-shm dev/shm
+EOF
+jq -n '{
+	version: "1.0.0",
+	hook: {path: "/usr/local/lib/carina-test/sim-node.sh"},
+	when: {commands: ["^/\\.carina-init$"]},
+	stages: ["createContainer"]
+}' | write_file "$HOOKS_DIR/40-carina-sim-node.json" 0644 || true
+# Fake GPUs for Slurm's GRES and a CDI spec that maps them (what
+# nvidia-ctk cdi generate writes on a GPU node): character devices with
+# /dev/null's numbers, two per node, and one variable the spec injects.
+for g in 0 1; do
+	[[ -c /dev/carina-fake-gpu$g ]] || mknod -m 0666 "/dev/carina-fake-gpu$g" c 1 3
+done
+install -d -m 0755 /etc/cdi
+jq -n --arg env "$CDI_ENV=carina-test-cdi" '{
+	cdiVersion: "0.5.0",
+	kind: "carina.test/gpu",
+	devices: [range(2) | {name: "\(.)", containerEdits: {deviceNodes: [{path: "/dev/carina-fake-gpu\(.)"}]}}],
+	containerEdits: {env: [$env]}
+}' | write_file /etc/cdi/carina-test.json 0644 || true
 write_file /etc/containers/storage.conf <<'EOF' || true
 # Written by carina test/cluster/up.sh: overlay (rootless podman would pick vfs).
 [storage]
@@ -190,6 +222,7 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
+GresTypes=gpu
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SwitchType=switch/none
@@ -226,11 +259,13 @@ MessageTimeout=10
 UnkillableStepTimeout=60
 EOF
 	for ((n = 1; n <= NODES; n++)); do
-		echo "NodeName=n$n NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$((FIRST_PORT + n - 1)) CPUs=$CPUS State=UNKNOWN"
+		echo "NodeName=n$n NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$((FIRST_PORT + n - 1)) CPUs=$CPUS Gres=gpu:2 State=UNKNOWN"
 	done
 	echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4"
 }
 if write_file /etc/slurm/slurm.conf < <(slurm_conf); then conf_changed=1; else conf_changed=0; fi
+# every node's two fake GPUs (all nodes share this host's files)
+if echo "Name=gpu File=/dev/carina-fake-gpu[0-1]" | write_file /etc/slurm/gres.conf 0644; then conf_changed=1; fi
 
 if [[ $NO_PLUGIN == 1 ]]; then
 	log "CARINA_NO_PLUGIN=1: empty plugstack.conf (the carina plugin is NOT loaded)"
@@ -268,6 +303,13 @@ else
 		denied = ["/etc/shadow", "$DENIED_MOUNT"]
 		[env]
 		LD_LIBRARY_PATH = "/opt/carina-host"
+		# The simulated nodes share one kernel, so UCX (MPICH's and Open
+		# MPI's transport layer) takes their containers for one host and
+		# picks shared-memory transports that reach into a peer process
+		# (posix through /proc/PID/fd, cma), which the kernel refuses
+		# across user namespaces. SysV segments (--ipc=host) work between
+		# them; tcp would be used between real hosts.
+		UCX_TLS = "self,sysv,tcp"
 	EOF
 	chown root:root /etc/carina/carina.toml
 	echo "required $PLUGIN config=/etc/carina/carina.toml helper=$HELPER" |
@@ -432,6 +474,9 @@ export CARINA_TEST_IMAGE_DEBIAN=$CARINA_TEST_REGISTRY/debian:12
 export CARINA_TEST_IMAGE_NOSHELL=$CARINA_TEST_REGISTRY/noshell:1
 export CARINA_TEST_IMAGE_BUSYBOX=$CARINA_TEST_REGISTRY/busybox:1
 export CARINA_TEST_IMAGE_MPICH=$CARINA_TEST_REGISTRY/mpich:4
+export CARINA_TEST_IMAGE_OPENMPI=$CARINA_TEST_REGISTRY/openmpi:4
+export CARINA_TEST_GPU_GRES=gpu:2
+export CARINA_TEST_CDI_ENV=$CDI_ENV
 export CARINA_TEST_HOOK_MARKER_DIR=$HOOK_MARKER_DIR
 export CARINA_TEST_NODES=$NODES
 export CARINA_TEST_REGISTRY_LOG=$REGISTRY_LOG

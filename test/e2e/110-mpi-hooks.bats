@@ -3,10 +3,12 @@
 #
 # MPI: MPICH (Debian's, UCX netmod) over Slurm's pmi2, with nothing given
 # beyond --mpi and --container-image: the ranks of a node's container see
-# one world through the PMI descriptor slurmstepd hands every task. Ranks
-# on several simulated nodes of this one host are not tested yet (see
-# docs/USAGE.md, MPI): UCX takes them for one machine (same boot id) and
-# tries shared memory between containers of different user namespaces.
+# one world through the PMI descriptor slurmstepd hands every task. Across
+# nodes: MPICH over pmi2 and Open MPI over pmix, 3 nodes x 2 ranks and an
+# uneven -N3 -n5, each rank on the node Slurm put it on. The simulated
+# nodes share one kernel: the cluster's site config sets UCX_TLS (see
+# test/cluster/up.sh) and its sim hook gives each node container its own
+# /dev/shm, as separate hosts have.
 #
 # Site injection: carina.toml mounts a host library directory and sets
 # LD_LIBRARY_PATH in every container; a program in the image loads it.
@@ -18,6 +20,7 @@
 load helpers
 
 MPI_IMG=$CARINA_TEST_IMAGE_MPICH
+OMPI_IMG=$CARINA_TEST_IMAGE_OPENMPI
 IMG=$CARINA_TEST_IMAGE_DEBIAN
 ENVS=/tmp/carina-e2e-hooks
 
@@ -57,6 +60,44 @@ world() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^rank=0 size=1 sum=0 ' <<<"$output")" -eq 2 ]
+	assert_clean
+}
+
+# placement GEOMETRY: "rank=R node=N" lines of where Slurm puts each rank
+# of a bare step on n1,n2,n3 with that geometry (-N3 -nK).
+placement() {
+	as_user timeout 60 srun -w n1,n2,n3 $1 bash -c 'echo "rank=$SLURM_PROCID node=$SLURMD_NODENAME"' | sort
+}
+
+# across MPI IMAGE: both geometries over three nodes, each rank on the
+# node Slurm chose, one world with the right sum.
+across() {
+	local mpi=$1 img=$2 geom n want got
+	for geom in "-N3 -n6" "-N3 -n5"; do
+		n=${geom##*-n}
+		want=$(placement "$geom")
+		[ "$(wc -l <<<"$want")" -eq "$n" ]
+		run as_user timeout 120 srun --mpi="$mpi" -w n1,n2,n3 $geom --container-image="$img" mpi-allreduce
+		echo "$output"
+		[ "$status" -eq 0 ]
+		world "$output" "$n"
+		got=$(grep '^rank=' <<<"$output" | sed 's/ size=.* node=/ node=/' | sort)
+		[ "$got" = "$want" ]
+	done
+}
+
+@test "MPICH over --mpi=pmi2 across three nodes: one world, each rank where Slurm put it" {
+	across pmi2 "$MPI_IMG"
+	assert_clean
+}
+
+@test "Open MPI over --mpi=pmix across three nodes: one world, each rank where Slurm put it; mpi4py too" {
+	across pmix "$OMPI_IMG"
+	run as_user timeout 120 srun --mpi=pmix -w n1,n2 -N2 -n2 --container-image="$OMPI_IMG" \
+		python3 -c 'from mpi4py import MPI; c = MPI.COMM_WORLD; print("mpi4py rank=%d size=%d sum=%d" % (c.rank, c.size, c.allreduce(c.rank)))'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^mpi4py rank=[01] size=2 sum=1$' <<<"$output")" -eq 2 ]
 	assert_clean
 }
 
