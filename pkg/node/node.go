@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -308,7 +309,17 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 	if sqsh != "" {
 		pulled = squashfs.RootfsConfig(st.Pid)
 	}
-	c := plan.Container{Name: name, ID: id, Pid: st.Pid, Start: processStart(st.Pid), ImageID: pulled.ID, Env: pulled.Env,
+	env := pulled.Env
+	if len(spec.Devices) > 0 {
+		// CDI edits may set variables (a GPU stack's); joined tasks get
+		// them as podman exec would, from what podman gave the runtime.
+		oci, err := nodectr.ReadOCIConfig(st.OCIConfig)
+		if err != nil {
+			return plan.Container{}, fmt.Errorf("container %s on %s: %w", name, s.Node, err)
+		}
+		env = append(slices.Clip(env), nodectr.AddedEnv(oci, pulled.Env, spec.Env)...)
+	}
+	c := plan.Container{Name: name, ID: id, Pid: st.Pid, Start: processStart(st.Pid), ImageID: pulled.ID, Env: env,
 		Workdir: pulled.Workdir,
 		Unshare: f.spec.Unshare, Relay: f.relayBin != "", Job: s.JobID, Global: global, Squash: squash}
 	if f.spec.Entrypoint && len(pulled.Entrypoint) > 0 {

@@ -171,6 +171,9 @@ type State struct {
 	ID      string
 	Pid     int
 	Running bool
+	// OCIConfig is the runtime's config.json for the container (what
+	// podman gave runc, CDI edits included); ReadOCIConfig reads it.
+	OCIConfig string
 }
 
 // Inspect returns the state of the named container; ok is false when it
@@ -184,8 +187,9 @@ func (p Podman) Inspect(ctx context.Context, name string) (st State, ok bool, er
 		return State{}, false, err
 	}
 	var raw []struct {
-		ID    string `json:"Id"`
-		State struct {
+		ID        string `json:"Id"`
+		OCIConfig string `json:"OCIConfigPath"`
+		State     struct {
 			Running bool `json:"Running"`
 			Pid     int  `json:"Pid"`
 		} `json:"State"`
@@ -193,7 +197,7 @@ func (p Podman) Inspect(ctx context.Context, name string) (st State, ok bool, er
 	if err := json.Unmarshal(out, &raw); err != nil || len(raw) != 1 {
 		return State{}, false, fmt.Errorf("podman container inspect %s: unreadable output: %v", name, err)
 	}
-	return State{ID: raw[0].ID, Pid: raw[0].State.Pid, Running: raw[0].State.Running}, true, nil
+	return State{ID: raw[0].ID, Pid: raw[0].State.Pid, Running: raw[0].State.Running, OCIConfig: raw[0].OCIConfig}, true, nil
 }
 
 // Which selects containers by state for List.

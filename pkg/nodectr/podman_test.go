@@ -105,9 +105,9 @@ func TestCommands(t *testing.T) {
 		want     any
 		wantArgs [][]string
 	}{
-		{"inspect running", `[{"Id":"abc","State":{"Running":true,"Pid":42}}]`, 0,
+		{"inspect running", `[{"Id":"abc","OCIConfigPath":"/s/abc/userdata/config.json","State":{"Running":true,"Pid":42}}]`, 0,
 			func(p Podman) (any, error) { st, ok, err := p.Inspect(ctx, "c1"); return []any{st, ok}, err },
-			[]any{State{ID: "abc", Pid: 42, Running: true}, true},
+			[]any{State{ID: "abc", Pid: 42, Running: true, OCIConfig: "/s/abc/userdata/config.json"}, true},
 			[][]string{append(global, "container", "inspect", "--format", "json", "c1")}},
 		{"inspect missing", "", 1,
 			func(p Podman) (any, error) { st, ok, err := p.Inspect(ctx, "c1"); return []any{st, ok}, err },
