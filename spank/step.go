@@ -30,6 +30,7 @@ import (
 
 	"github.com/carina-hpc/carina/cgo"
 	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/gres"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
 	"github.com/carina-hpc/carina/pkg/request"
@@ -195,6 +196,9 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 			up.Script = C.GoString(&buf[0]) // Slurm's spooled copy, not a path the user chose
 		}
 	}
+	if up.GPUs, err = stepGPUs(sp, ids.step == batchStep); err != nil {
+		return err
+	}
 	for _, n := range spec.ContainerEnv {
 		if v, ok := spankGetenvOK(sp, n); ok {
 			up.EntrypointEnv = append(up.EntrypointEnv, n+"="+v)
@@ -231,6 +235,27 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 		vars = taskenv.PrependPath(vars, relayBinTarget, spankGetenv(sp, "PATH"))
 	}
 	return installPlan(*ctr, ids.uid, vars, wd, notice)
+}
+
+// stepGPUs are the Slurm indices of the step's GPUs on this node. Slurm's
+// GRES plugin sets SLURM_STEP_GPUS for the whole step on the node before
+// init_post_opt (measured: "0,1" there with --gpus-per-task=1 too; each
+// task's own CUDA_VISIBLE_DEVICES comes later, in the task), and
+// SLURM_JOB_GPUS for a batch step (measured: "0,1" with --gres=gpu:2,
+// SLURM_STEP_GPUS unset there). The variable is in the job's
+// environment, which the user owns: it is parsed strictly, and a forged
+// value names only CDI devices the user could name in an environment
+// file anyway (podman runs as the user, with the user's device access).
+func stepGPUs(sp *C.struct_spank_handle, batch bool) ([]string, error) {
+	name := "SLURM_STEP_GPUS"
+	if batch {
+		name = "SLURM_JOB_GPUS"
+	}
+	gpus, err := gres.ParseIndices(spankGetenv(sp, name))
+	if err != nil {
+		return nil, fmt.Errorf("reading the step's GPUs on this node from %s: %w", name, err)
+	}
+	return gpus, nil
 }
 
 // firstNode reports whether this is the step's first node (Slurm's

@@ -310,6 +310,9 @@ else
 		# across user namespaces. SysV segments (--ipc=host) work between
 		# them; tcp would be used between real hosts.
 		UCX_TLS = "self,sysv,tcp"
+		# The fake GPUs' CDI spec (/etc/cdi/carina-test.json, above).
+		[gpu]
+		cdi_kind = "carina.test/gpu"
 	EOF
 	chown root:root /etc/carina/carina.toml
 	echo "required $PLUGIN config=/etc/carina/carina.toml helper=$HELPER" |
