@@ -97,6 +97,8 @@ test: deps build lint unit fuzz
 # Benchmarks print figures (docs/PERFORMANCE.md); they are not tests.
 bench: cluster-up
 	test/bench/images.sh
+	test/bench/steps.sh
+	test/bench/mpi.sh
 
 clean:
 	rm -rf $(BUILD)
