@@ -114,6 +114,20 @@ across() {
 	assert_clean
 }
 
+@test "a named container on two nodes runs two MPI steps; the second, by name only, joins it" {
+	run as_user timeout 240 salloc -N2 -n4 -w n1,n2 bash -c "
+		srun --container-name=mpi --mpi=pmi2 --container-image='$MPI_IMG' bash -c 'mpi-allreduce && touch /tmp/named-\$SLURM_PROCID' &&
+		srun --container-name=mpi --mpi=pmi2 bash -c 'test -e /tmp/named-\$SLURM_PROCID && echo joined; mpi-allreduce'"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	world "$(grep '^rank=' <<<"$output" | head -n4)" 4
+	world "$(grep '^rank=' <<<"$output" | tail -n4)" 4
+	[ "$(grep -c '^rank=.* node=n1$' <<<"$output")" -eq 4 ]
+	[ "$(grep -c '^rank=.* node=n2$' <<<"$output")" -eq 4 ]
+	[ "$(grep -c '^joined$' <<<"$output")" -eq 4 ]
+	assert_clean
+}
+
 @test "the site's OCI hooks run once per node container when an environment file's annotations ask" {
 	rm -f "$CARINA_TEST_HOOK_MARKER_DIR"/marker.*
 	run as_user timeout 120 srun -N3 --environment="$ENVS/hook-on.toml" cat /etc/debian_version
