@@ -33,6 +33,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/gres"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
+	"github.com/carina-hpc/carina/pkg/regauth"
 	"github.com/carina-hpc/carina/pkg/request"
 	"github.com/carina-hpc/carina/pkg/runas"
 	"github.com/carina-hpc/carina/pkg/taskenv"
@@ -204,7 +205,10 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 			up.EntrypointEnv = append(up.EntrypointEnv, n+"="+v)
 		}
 	}
-	req := request.Request{Kind: request.KindNodeUp, Site: c, Job: ids.job, Node: node, ImageStore: images, NodeUp: up}
+	// Where the user's registry credentials are, from the job's
+	// environment (the user's: the helper reads the files as the user).
+	auth := regauth.FromEnv(func(n string) string { return spankGetenv(sp, n) }, u.Home)
+	req := request.Request{Kind: request.KindNodeUp, Site: c, Job: ids.job, Node: node, ImageStore: images, NodeUp: up, Auth: &auth}
 	rep, err := runas.Cmd{Path: c.Helper, As: u, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
 		Timeout: c.HelperLimit}.Call(context.Background(), req)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/envfile"
 	"github.com/carina-hpc/carina/pkg/mounts"
 	"github.com/carina-hpc/carina/pkg/option"
+	"github.com/carina-hpc/carina/pkg/regauth"
 	"github.com/carina-hpc/carina/pkg/request"
 	"github.com/carina-hpc/carina/pkg/runas"
 )
@@ -126,7 +127,7 @@ func pinImage(c config.Config, value, cwd string) error {
 	}
 	if store != "" {
 		rep, err := runas.Cmd{Path: c.Helper, Self: true, Timeout: c.HelperLimit, Progress: os.Stderr}.Call(context.Background(),
-			request.Request{Kind: request.KindPull, Site: c, Pull: &request.Pull{Store: store, Image: pin}})
+			request.Request{Kind: request.KindPull, Site: c, Auth: submitAuth(), Pull: &request.Pull{Store: store, Image: pin}})
 		if err != nil {
 			return err
 		}
@@ -158,11 +159,22 @@ func resolve(c config.Config, img option.Image) (string, error) {
 		return img.Source(), nil
 	}
 	rep, err := runas.Cmd{Path: c.Helper, Self: true, Timeout: 2 * time.Minute}.Call(context.Background(),
-		request.Request{Kind: request.KindResolve, Site: c, Resolve: &request.Resolve{Image: img.Ref}})
+		request.Request{Kind: request.KindResolve, Site: c, Auth: submitAuth(), Resolve: &request.Resolve{Image: img.Ref}})
 	if err != nil {
 		return "", err
 	}
 	return option.Pinned(rep.Image, img)
+}
+
+// submitAuth places the user's registry credentials from this command's
+// environment (the user's own process), as podman would find them here.
+func submitAuth() *regauth.Env {
+	home := ""
+	if u, err := user.Current(); err == nil {
+		home = u.HomeDir
+	}
+	e := regauth.FromEnv(os.Getenv, home)
+	return &e
 }
 
 // inherited returns the pinned form of img that the environment carries

@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/user"
 	"time"
 
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/node"
 	"github.com/carina-hpc/carina/pkg/pull"
+	"github.com/carina-hpc/carina/pkg/regauth"
 )
 
 // resolveCmd prints the digest-pinned form of an image reference. srun and
@@ -27,7 +29,7 @@ func resolveCmd(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	pinned, err := image.Resolve(ctx, fs.Arg(0), *retry)
+	pinned, err := image.Resolve(ctx, fs.Arg(0), *retry, ownCredentials())
 	if err != nil {
 		return err
 	}
@@ -56,11 +58,21 @@ func pullCmd(args []string) error {
 	}
 	node.ResetOOMScore()
 	pin, err := pull.ToStore(context.Background(), pull.Options{Store: *store, Ref: fs.Arg(0), Retry: *retry,
-		Squash: *format == node.FormatSquashfs, Site: *site, SiteStore: *siteStore}, os.Stderr)
+		Squash: *format == node.FormatSquashfs, Site: *site, SiteStore: *siteStore, AuthFiles: ownCredentials()}, os.Stderr)
 	if pin != "" {
 		fmt.Println(pin)
 	}
 	return err
+}
+
+// ownCredentials are the credential files of the user running carina, as
+// podman finds them from this process's environment.
+func ownCredentials() []string {
+	home := ""
+	if u, err := user.Current(); err == nil {
+		home = u.HomeDir
+	}
+	return regauth.FromEnv(os.Getenv, home).OnThisHost()
 }
 
 // retryFlags adds --retries and --retry-delay (the site's pull_retries and

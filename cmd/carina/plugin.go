@@ -38,18 +38,22 @@ func pluginCmd() int {
 }
 
 func serve(req request.Request) (request.Reply, error) {
+	var auth []string
+	if req.Auth != nil {
+		auth = req.Auth.OnThisHost()
+	}
 	switch req.Kind {
 	case request.KindResolve:
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		pin, err := image.Resolve(ctx, req.Resolve.Image, image.Retry{Attempts: req.Site.PullRetries, Delay: req.Site.RetryDelay})
+		pin, err := image.Resolve(ctx, req.Resolve.Image, image.Retry{Attempts: req.Site.PullRetries, Delay: req.Site.RetryDelay}, auth)
 		return request.Reply{Image: pin}, err
 	case request.KindPull:
 		c := req.Site
 		node.ResetOOMScore()
 		pin, err := pull.ToStore(context.Background(), pull.Options{Store: req.Pull.Store, Ref: req.Pull.Image,
 			Retry: image.Retry{Attempts: c.PullRetries, Delay: c.RetryDelay}, Squash: c.ImageFormat == node.FormatSquashfs,
-			SiteStore: c.SiteStore}, os.Stderr)
+			SiteStore: c.SiteStore, AuthFiles: auth}, os.Stderr)
 		return request.Reply{Image: pin}, err
 	}
 	f, err := node.FromRequest(req)

@@ -54,9 +54,10 @@ type Pulled struct {
 }
 
 // Pull copies the registry image ref into st and returns its id and
-// runtime configuration. registries.conf, policy.json and auth.json are
-// honoured through the default system context. Progress goes to progress.
-func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer, r Retry) (Pulled, error) {
+// runtime configuration. registries.conf and policy.json are honoured
+// through the default system context, the user's credentials through
+// creds. Progress goes to progress.
+func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer, r Retry, creds Credentials) (Pulled, error) {
 	if transport, path, ok := IsLocal(ref); ok {
 		return pullLocal(ctx, st, transport, path, progress)
 	}
@@ -67,7 +68,7 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer,
 	// Pin the tag to a digest (a manifest request, no blob), and take the
 	// image from the store when it is already there: a warm store fetches
 	// no blob, and a tag moved meanwhile cannot mix two images.
-	name, src, err := pinSource(ctx, sys, ref, r)
+	name, src, sys, err := pinSource(ctx, sys, ref, r, creds)
 	if err != nil {
 		return Pulled{}, err
 	}
@@ -116,9 +117,9 @@ func copyInto(ctx context.Context, st storage.Store, src types.ImageReference, n
 
 // Resolve pins ref to the manifest digest its tag names now
 // (REPO@sha256:...); a digest reference is returned as it is, with no
-// registry request.
-func Resolve(ctx context.Context, ref string, r Retry) (string, error) {
-	_, src, err := pinSource(ctx, &types.SystemContext{}, ref, r)
+// registry request. creds are the user's credentials.
+func Resolve(ctx context.Context, ref string, r Retry, creds Credentials) (string, error) {
+	_, src, _, err := pinSource(ctx, &types.SystemContext{}, ref, r, creds)
 	if err != nil {
 		return "", err
 	}
@@ -128,19 +129,26 @@ func Resolve(ctx context.Context, ref string, r Retry) (string, error) {
 // pinSource resolves ref (a short name through registries.conf: aliases,
 // then the unqualified-search registries in order, docker.io when none is
 // configured, as pyxis users expect) and pins the first candidate that
-// exists to its digest. It returns the candidate's name and the pinned
-// source.
-func pinSource(ctx context.Context, sys *types.SystemContext, ref string, r Retry) (reference.Named, types.ImageReference, error) {
+// exists to its digest. It returns the candidate's name, the pinned
+// source and sys with the user's credentials for its registry.
+func pinSource(ctx context.Context, sys *types.SystemContext, ref string, r Retry, creds Credentials) (reference.Named, types.ImageReference, *types.SystemContext, error) {
 	cands, err := candidates(sys, ref)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var lastErr error
 	for _, c := range cands {
+		csys, from, err := creds.withCredentials(sys, c)
+		if err != nil {
+			return nil, nil, nil, err
+		}
 		var src types.ImageReference
-		err := r.Do(ctx, func() (err error) { src, err = pinned(ctx, sys, c); return err })
+		err = r.Do(ctx, func() (err error) { src, err = pinned(ctx, csys, c); return err })
 		if err == nil {
-			return c, src, nil
+			return c, src, csys, nil
+		}
+		if denied(err) {
+			return nil, nil, nil, creds.deniedError(c, from, err)
 		}
 		lastErr = describe(c.String(), err)
 		if !strings.Contains(lastErr.Error(), "not found in its registry") {
@@ -148,9 +156,9 @@ func pinSource(ctx context.Context, sys *types.SystemContext, ref string, r Retr
 		}
 	}
 	if len(cands) > 1 {
-		return nil, nil, fmt.Errorf("%w (short name %s, tried %d registries)", lastErr, ref, len(cands))
+		return nil, nil, nil, fmt.Errorf("%w (short name %s, tried %d registries)", lastErr, ref, len(cands))
 	}
-	return nil, nil, lastErr
+	return nil, nil, nil, lastErr
 }
 
 // candidates lists the fully qualified names ref may stand for.
@@ -210,11 +218,26 @@ func inspect(ctx context.Context, st storage.Store, id string) (Pulled, error) {
 	return Pulled{ID: id, Env: c.Env, Workdir: c.Workdir, Entrypoint: c.Entrypoint}, nil
 }
 
+// denied reports whether the registry refused a request for want of
+// (right) credentials.
+func denied(err error) bool {
+	var unauth docker.ErrUnauthorizedForCredentials
+	if errors.As(err, &unauth) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"unauthorized", "authentication required", "denied", "StatusCode: 401", "StatusCode: 403"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // describe turns a containers/image error into one line a user can act on.
 // HEAD requests carry no error body, so the status code is all there is.
 func describe(ref string, err error) error {
 	msg := err.Error()
-	var unauth docker.ErrUnauthorizedForCredentials
 	has := func(subs ...string) bool {
 		for _, s := range subs {
 			if strings.Contains(msg, s) {
@@ -224,8 +247,7 @@ func describe(ref string, err error) error {
 		return false
 	}
 	switch {
-	case errors.As(err, &unauth) || has("unauthorized", "authentication required", "denied",
-		"StatusCode: 401", "StatusCode: 403"):
+	case denied(err):
 		return fmt.Errorf("image %s: access denied by the registry (check auth.json and the image name): %w", ref, err)
 	case has("manifest unknown", "name unknown", "not found", "StatusCode: 404"):
 		return fmt.Errorf("image %s not found in its registry", ref)

@@ -56,6 +56,7 @@ type Job struct {
 	scope                string        // container_scope: job or global
 	entryEnv             []string      // NAME=VALUE given to the entrypoint (--container-env)
 	gpus                 []string      // Slurm indices of the step's GPUs on this node
+	authFiles            []string      // the user's registry credential files, in podman's order
 }
 
 // FromRequest turns a plugin request into Job.
@@ -65,6 +66,9 @@ func FromRequest(req request.Request) (Job, error) {
 		podman: c.Podman, initPath: c.InitPath, podmanFlags: c.PodmanFlags, imageStore: req.ImageStore,
 		imageFormat: c.ImageFormat, siteStore: c.SiteStore, retry: &image.Retry{Attempts: c.PullRetries, Delay: c.RetryDelay},
 		site: c, scope: c.ContainerScope}
+	if req.Auth != nil {
+		f.authFiles = req.Auth.OnThisHost()
+	}
 	if u := req.NodeUp; u != nil {
 		f.image, f.spec, f.script, f.relayBin, f.entryEnv, f.home = u.Image, u.Spec, u.Script, u.RelayBin, u.EntrypointEnv, u.Home
 		f.gpus = u.GPUs
@@ -550,7 +554,8 @@ func (f Job) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (image.Pull
 	if f.imageStore != "" && f.imageFormat == FormatSquashfs {
 		squash = dir
 	}
-	p, err := pull.Subordinate(ctx, pull.Request{Root: storeGraph(dir), RunRoot: runroot, Ref: f.image, Retry: *f.retry, SquashDir: squash}, nil)
+	p, err := pull.Subordinate(ctx, pull.Request{Root: storeGraph(dir), RunRoot: runroot, Ref: f.image, Retry: *f.retry, SquashDir: squash,
+		AuthFiles: f.authFiles}, nil)
 	if err != nil {
 		return image.Pulled{}, err
 	}

@@ -41,8 +41,9 @@ type Request struct {
 	Ref           string // the image; "" with Init
 	Init          bool   // only create the store (its lock files), pull nothing
 	Retry         image.Retry
-	SquashDir     string // also keep the image squashed in this image store (its carina/squash/)
-	Site          bool   // and record it in that store's site index (an admin's store every user reads)
+	SquashDir     string   // also keep the image squashed in this image store (its carina/squash/)
+	Site          bool     // and record it in that store's site index (an admin's store every user reads)
+	AuthFiles     []string // the user's credential files, in podman's order (regauth.Env.Files)
 }
 
 // Args is the command line of r, Internal first.
@@ -58,6 +59,9 @@ func (r Request) Args() []string {
 	if r.Site {
 		args = append(args, "--site")
 	}
+	for _, f := range r.AuthFiles {
+		args = append(args, "--auth-file", f)
+	}
 	return append(args, r.Ref)
 }
 
@@ -72,6 +76,10 @@ func ParseRequest(args []string) (Request, error) {
 	fs.DurationVar(&r.Retry.Delay, "retry-delay", r.Retry.Delay, "first wait between tries (doubles, plus jitter)")
 	fs.StringVar(&r.SquashDir, "squash-dir", "", "also keep the image squashed in this image store (its carina/squash/)")
 	fs.BoolVar(&r.Site, "site", false, "record the image in the store's site index (an admin's store every user reads)")
+	fs.Func("auth-file", "a credential file to read, in order (repeatable)", func(v string) error {
+		r.AuthFiles = append(r.AuthFiles, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return Request{}, err
 	}
@@ -104,7 +112,7 @@ func Run(ctx context.Context, r Request, progress io.Writer) (image.Pulled, erro
 		}
 		return image.Pulled{}, nil
 	}
-	p, err := image.Pull(ctx, st, r.Ref, progress, r.Retry)
+	p, err := image.Pull(ctx, st, r.Ref, progress, r.Retry, image.Credentials(r.AuthFiles))
 	if err != nil {
 		return image.Pulled{}, err
 	}

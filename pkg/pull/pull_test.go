@@ -62,6 +62,10 @@ func TestRequestArgs(t *testing.T) {
 			"__pull --root /s/storage --runroot /tmp/r --retries 5 --retry-delay 250ms r.example/a:1"},
 		{Request{Root: "/s/storage", RunRoot: "/tmp/r", Ref: "r.example/a:1", Retry: retry, SquashDir: "/s", Site: true},
 			"__pull --root /s/storage --runroot /tmp/r --retries 5 --retry-delay 250ms --squash-dir /s --site r.example/a:1"},
+		{Request{Root: "/s/storage", RunRoot: "/tmp/r", Ref: "r.example/a:1", Retry: retry,
+			AuthFiles: []string{"/home/u/.config/containers/auth.json", "/home/u/.docker/config.json"}},
+			"__pull --root /s/storage --runroot /tmp/r --retries 5 --retry-delay 250ms " +
+				"--auth-file /home/u/.config/containers/auth.json --auth-file /home/u/.docker/config.json r.example/a:1"},
 		{Request{Root: "/s/storage", RunRoot: "/run/x/image-store", Init: true, Retry: image.DefaultRetry},
 			"__pull --init --root /s/storage --runroot /run/x/image-store"},
 	}

@@ -20,9 +20,10 @@ type Options struct {
 	Store     string // the image store directory (the site's image_store for this user)
 	Ref       string
 	Retry     image.Retry
-	Squash    bool   // the store keeps each image also as a squashfs file (image_format squashfs)
-	Site      bool   // fill a site store (an admin's): every user's jobs may start from it
-	SiteStore string // the site's store: an image it holds is not pulled again
+	Squash    bool     // the store keeps each image also as a squashfs file (image_format squashfs)
+	Site      bool     // fill a site store (an admin's): every user's jobs may start from it
+	SiteStore string   // the site's store: an image it holds is not pulled again
+	AuthFiles []string // the user's credential files, in podman's order (regauth.Env.Files)
 }
 
 // announceAfter is how long a pull runs before it is announced: a warm
@@ -62,7 +63,7 @@ func ToStore(ctx context.Context, o Options, log io.Writer) (string, error) {
 	announce := time.AfterFunc(announceAfter, func() {
 		fmt.Fprintf(log, "carina: pulling %s into %s\n", o.Ref, o.Store)
 	})
-	r := Request{Root: imagestore.GraphDir(o.Store), RunRoot: runroot, Ref: o.Ref, Retry: o.Retry, Site: o.Site}
+	r := Request{Root: imagestore.GraphDir(o.Store), RunRoot: runroot, Ref: o.Ref, Retry: o.Retry, Site: o.Site, AuthFiles: o.AuthFiles}
 	if o.Squash {
 		r.SquashDir = o.Store
 	}

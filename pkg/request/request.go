@@ -22,6 +22,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/gres"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
+	"github.com/carina-hpc/carina/pkg/regauth"
 )
 
 // Kind names what a Request asks for.
@@ -48,6 +49,10 @@ type Request struct {
 	// ImageStore is the user's shared image store as root prepared it on
 	// this node ("" = node-local).
 	ImageStore string `json:"image_store,omitempty"`
+	// Auth places the user's registry credentials (paths from the user's
+	// environment, no credential): the helper reads them as the user for
+	// resolve, pull and a node's pull.
+	Auth *regauth.Env `json:"auth,omitempty"`
 
 	NodeUp  *NodeUp  `json:"node_up,omitempty"`
 	Save    *Save    `json:"save,omitempty"`

@@ -82,6 +82,7 @@ end_pids "carina helper" "${pids[@]}"
 
 # 4. Registry and munged (munged only if up.sh started it).
 stop_pidfile "$STATE_DIR/registry.pid" docker-registry 5
+stop_pidfile "$STATE_DIR/auth-registry.pid" docker-registry 5
 stop_pidfile "$STATE_DIR/munged.pid" munged 5
 
 # 5. Mounts left by containers or the plugin, deepest first, then /run/carina.

@@ -20,6 +20,10 @@ HOOKS_DIR=/etc/containers/oci/hooks.d          # the site's OCI hooks (container
 HOOK_MARKER_DIR=/var/lib/carina-test/hook-markers # the test hook writes one file per container start here
 CDI_ENV=CARINA_TEST_CDI                       # the variable the test CDI spec injects with any of its GPUs
 REGISTRY_LOG=$LOG_DIR/registry.log  # HTTP access log, combined format, one line per request
+AUTH_REGISTRY=127.0.0.1:5001        # a second registry: TLS (the cluster's own CA in certs.d) and htpasswd
+AUTH_DIR=$VAR_DIR/auth-registry     # its storage, certificates, htpasswd and the test password
+AUTH_USER=carina-auth               # its one account (the password is made once, in $AUTH_DIR/password)
+AUTH_IMAGE=$AUTH_REGISTRY/private/debian:12 # the debian test image, pushed there
 
 _prog=$(basename "$0" .sh)
 log() { printf 'cluster-%s: %s\n' "$_prog" "$*" >&2; }

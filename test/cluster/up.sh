@@ -407,6 +407,14 @@ fi
 # Images
 CARINA_TEST_REGISTRY=$CARINA_TEST_REGISTRY CARINA_TEST_CACHE=$CACHE_DIR "$HERE/images.sh" 2>&1 |
 	sed -u 's/^images: /cluster-up: images: /' >&2
+# The private registry (TLS from the cluster's CA, htpasswd), with debian:12.
+"$HERE/auth-registry.sh" 2>&1 | sed -u 's/^cluster-auth-registry: /cluster-up: /' >&2
+AUTH_PASSWORD=$(<"$AUTH_DIR/password")
+
+# Root uses podman on this host, as on many real ones: that leaves
+# /run/containers root-only (0700), where containers/image, run as uid 0
+# in a user's namespace, would look for credentials.
+podman info >/dev/null 2>&1 || die "podman info as root failed"
 
 # ---------------------------------------------------------------------------------
 # Rootless podman smoke check as the test user, with a throw-away store and HOME (no
@@ -483,6 +491,10 @@ export CARINA_TEST_CDI_ENV=$CDI_ENV
 export CARINA_TEST_HOOK_MARKER_DIR=$HOOK_MARKER_DIR
 export CARINA_TEST_NODES=$NODES
 export CARINA_TEST_REGISTRY_LOG=$REGISTRY_LOG
+export CARINA_TEST_AUTH_REGISTRY=$AUTH_REGISTRY
+export CARINA_TEST_AUTH_IMAGE=$AUTH_IMAGE
+export CARINA_TEST_AUTH_USER=$AUTH_USER
+export CARINA_TEST_AUTH_PASSWORD=$AUTH_PASSWORD
 export CARINA_TEST_IMAGE_STORE=$IMAGE_STORE_BASE/$TEST_UID
 export CARINA_TEST_SITE_STORE=$SITE_STORE
 export CARINA_TEST_SITE_MOUNT=$SITE_MOUNT
