@@ -186,7 +186,7 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 	if err := runas.UserDir(c.StoreDir, d.Store, u); err != nil {
 		return fmt.Errorf("preparing the image store: %w", err)
 	}
-	images, err := sharedStore(c, u, node)
+	images, missing, err := sharedStore(c, u, node)
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,8 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 	// Where the user's registry credentials are, from the job's
 	// environment (the user's: the helper reads the files as the user).
 	auth := regauth.FromEnv(func(n string) string { return spankGetenv(sp, n) }, u.Home)
-	req := request.Request{Kind: request.KindNodeUp, Site: c, Job: ids.job, Node: node, ImageStore: images, NodeUp: up, Auth: &auth}
+	req := request.Request{Kind: request.KindNodeUp, Site: c, Job: ids.job, Node: node, ImageStore: images,
+		ImageStoreMissing: missing, NodeUp: up, Auth: &auth}
 	rep, err := runas.Cmd{Path: c.Helper, As: u, Env: []string{"XDG_RUNTIME_DIR=" + d.Run},
 		Timeout: c.HelperLimit}.Call(context.Background(), req)
 	if err != nil {
@@ -219,6 +220,9 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 		return errors.New("the helper gave no usable container state")
 	}
 	notice := ""
+	if ctr.Notice != "" {
+		notice = ctr.Notice + "\n"
+	}
 	if ctr.Log != "" {
 		for _, line := range strings.Split(strings.TrimRight(ctr.Log, "\n"), "\n") {
 			notice += "carina: entrypoint: " + line + "\n"
@@ -290,20 +294,22 @@ func relayBin(c config.Config) string {
 // sharedStore prepares the user's shared image store below the site's
 // base (fd by fd, refusing what another user planted there). A node that
 // cannot see the shared filesystem at all (its base directory is missing)
-// falls back to its node-local store and says so in the log.
-func sharedStore(c config.Config, u runas.User, node string) (string, error) {
-	images := visibleStore(c, u.UID, u.Name)
+// falls back to its node-local store: missing names the base, so that the
+// helper tells the user when it pulls there, and the log says it too.
+func sharedStore(c config.Config, u runas.User, node string) (images, missing string, err error) {
+	images = visibleStore(c, u.UID, u.Name)
 	if images == "" {
 		if c.ImageStore != "" {
 			log.Info("shared image store not visible on this node; pulling into the node-local store",
 				zap.String("node", node), zap.String("image_store", c.ImageStoreBase()))
+			return "", c.ImageStoreBase(), nil
 		}
-		return "", nil
+		return "", "", nil
 	}
 	if err := runas.UserDir(c.ImageStoreBase(), images, u); err != nil {
-		return "", fmt.Errorf("preparing the shared image store: %w", err)
+		return "", "", fmt.Errorf("preparing the shared image store: %w", err)
 	}
-	return images, nil
+	return images, "", nil
 }
 
 // visibleStore is the user's shared image store, or "" when the site has

@@ -23,6 +23,7 @@ import (
 
 	"github.com/carina-hpc/carina/pkg/config"
 	"github.com/carina-hpc/carina/pkg/envfile"
+	"github.com/carina-hpc/carina/pkg/jobpin"
 	"github.com/carina-hpc/carina/pkg/mounts"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/regauth"
@@ -116,14 +117,17 @@ func pinImage(c config.Config, value, cwd string) error {
 	if inherited(img) != "" {
 		return nil // a step of a job that already pinned this image
 	}
-	pin, err := resolve(c, img)
+	pin, err := jobPinned(c, img)
 	if err != nil {
 		return err
 	}
-	store := submitStore(c)
+	store, why := submitStore(c)
 	if store == "" && img.Transport == option.LocalStore {
 		return fmt.Errorf("image %s: an image from your podman store is copied at submit into your shared image store, "+
 			"which this host cannot write", img.Source())
+	}
+	if why != "" && img.Transport == option.Registry {
+		fmt.Fprintf(os.Stderr, "carina: %s; the nodes pull %s themselves, without progress here\n", why, img.Source())
 	}
 	if store != "" {
 		rep, err := runas.Cmd{Path: c.Helper, Self: true, Timeout: c.HelperLimit, Progress: os.Stderr}.Call(context.Background(),
@@ -142,6 +146,40 @@ func pinImage(c config.Config, value, cwd string) error {
 		return fmt.Errorf("setting %s: %w", envResolvedFrom, err)
 	}
 	return os.Setenv(envResolved, pin)
+}
+
+// jobPinned pins img once per job: a step inside an allocation (srun in
+// an salloc or a batch script) reuses the digest an earlier step of the
+// job pinned the same reference to (pkg/jobpin, in the user's cache
+// directory), so it runs the same bytes and asks no registry. Where the
+// pins cannot be kept, the step says so and resolves by itself.
+func jobPinned(c config.Config, img option.Image) (string, error) {
+	job := os.Getenv("SLURM_JOB_ID")
+	if img.Transport != option.Registry || job == "" {
+		return resolve(c, img)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "carina: cannot keep job %s's image pins (%v); each step resolves %s by itself\n", job, err, img.Source())
+		return resolve(c, img)
+	}
+	var resolveErr error
+	pin, _, err := jobpin.Pin(jobpin.Dir(cache), job, img.Source(), func() (string, error) {
+		p, err := resolve(c, img)
+		resolveErr = err
+		return p, err
+	})
+	switch {
+	case resolveErr != nil:
+		return "", resolveErr
+	case err != nil && pin != "":
+		fmt.Fprintf(os.Stderr, "carina: %v; later steps of job %s resolve %s again\n", err, job, img.Source())
+		return pin, nil
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "carina: %v; this step resolves %s by itself\n", err, img.Source())
+		return resolve(c, img)
+	}
+	return pin, nil
 }
 
 // resolve pins a registry image to its digest with the helper; a file
@@ -195,24 +233,37 @@ func inheritedFrom(img option.Image, from, pin string) string {
 }
 
 // submitStore is the user's shared image store when this host can write
-// it, else "" (the nodes then pull, once, themselves).
-func submitStore(c config.Config) string {
+// it, else "" (the nodes then pull, once, themselves) and, when the site
+// has a shared store that this host cannot use, why, for the user's
+// terminal. A user's directory not made yet is no fault: the nodes' root
+// side makes it at the user's first job, whose nodes then pull, once.
+func submitStore(c config.Config) (dir, why string) {
 	u, err := user.Current()
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	dir := c.ImageStoreFor(uint32(uid), u.Username)
-	if dir == "" {
-		return ""
+	if dir = c.ImageStoreFor(uint32(uid), u.Username); dir == "" {
+		return "", ""
+	}
+	base := c.ImageStoreBase()
+	if _, err := os.Stat(base); err != nil {
+		return "", fmt.Sprintf("the shared image store %s is not visible on this host (%v)", base, errors.Unwrap(err))
 	}
 	var st syscall.Stat_t
-	if syscall.Stat(dir, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR || uint64(st.Uid) != uid ||
-		unix.Access(dir, unix.W_OK) != nil {
-		return ""
+	err = syscall.Stat(dir, &st)
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return "", ""
+	case err != nil:
+		return "", fmt.Sprintf("your image store %s cannot be used from this host (%v)", dir, err)
+	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR || uint64(st.Uid) != uid:
+		return "", fmt.Sprintf("your image store %s cannot be used from this host (not a directory of yours)", dir)
+	case unix.Access(dir, unix.W_OK) != nil:
+		return "", fmt.Sprintf("your image store %s cannot be used from this host (not writable here)", dir)
 	}
-	return dir
+	return dir, ""
 }

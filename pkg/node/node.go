@@ -57,6 +57,7 @@ type Job struct {
 	entryEnv             []string      // NAME=VALUE given to the entrypoint (--container-env)
 	gpus                 []string      // Slurm indices of the step's GPUs on this node
 	authFiles            []string      // the user's registry credential files, in podman's order
+	storeMissing         string        // the shared image store base this node cannot see ("" = fine)
 }
 
 // FromRequest turns a plugin request into Job.
@@ -69,6 +70,7 @@ func FromRequest(req request.Request) (Job, error) {
 	if req.Auth != nil {
 		f.authFiles = req.Auth.OnThisHost()
 	}
+	f.storeMissing = req.ImageStoreMissing
 	if u := req.NodeUp; u != nil {
 		f.image, f.spec, f.script, f.relayBin, f.entryEnv, f.home = u.Image, u.Spec, u.Script, u.RelayBin, u.EntrypointEnv, u.Home
 		f.gpus = u.GPUs
@@ -222,7 +224,7 @@ func (f Job) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name st
 			return c, fmt.Errorf("the kept container %s did not stay running", f.spec.Name)
 		}
 	}
-	c.Pid, c.ID, c.Joined, c.Log, c.Job = st.Pid, st.ID, true, "", uint32(f.job)
+	c.Pid, c.ID, c.Joined, c.Log, c.Notice, c.Job = st.Pid, st.ID, true, "", "", uint32(f.job)
 	c.Start = processStart(st.Pid)
 	if c.Relay && !relay.Running(d.Run, name) {
 		if err := relay.PrepareDir(d.Run, name); err != nil {
@@ -258,7 +260,7 @@ func checkNameMode(s option.Spec, running, kept bool) error {
 func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.Step, name string, global bool) (plan.Container, error) {
 	spec := f.containerSpec(name, s)
 	spec.Global = global
-	squash := ""
+	squash, notice := "", ""
 	var pulled image.Pulled
 	sqsh, err := squashfs.Path(f.image)
 	if err != nil {
@@ -280,6 +282,10 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 	} else {
 		if pulled, err = f.pullOnce(ctx, d, s); err != nil {
 			return plan.Container{}, err
+		}
+		if f.storeMissing != "" {
+			notice = fmt.Sprintf("carina: %s: the shared image store %s is not visible on this node; "+
+				"%s was pulled into the node's own store instead (each such node pulls for itself)", s.Node, f.storeMissing, f.image)
 		}
 		spec.ImageID = pulled.ID
 		if pulled.Squash != "" && !global {
@@ -325,7 +331,7 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 	}
 	c := plan.Container{Name: name, ID: id, Pid: st.Pid, Start: processStart(st.Pid), ImageID: pulled.ID, Env: env,
 		Workdir: pulled.Workdir,
-		Unshare: f.spec.Unshare, Relay: f.relayBin != "", Job: s.JobID, Global: global, Squash: squash}
+		Unshare: f.spec.Unshare, Relay: f.relayBin != "", Job: s.JobID, Global: global, Squash: squash, Notice: notice}
 	if f.spec.Entrypoint && len(pulled.Entrypoint) > 0 {
 		if f.relayBin == "" {
 			return plan.Container{}, errors.New("--container-entrypoint needs the relay client, which is not installed")

@@ -124,6 +124,10 @@ type Container struct {
 	// when the user asked for it.
 	Joined bool   `json:"joined,omitempty"`
 	Log    string `json:"log,omitempty"`
+	// Notice is one line for the user's terminal from the step that
+	// started the container: a fallback carina took on this node (the
+	// shared image store not visible). Later steps get none.
+	Notice string `json:"notice,omitempty"`
 	// Relay is true when the container has the Slurm command relay
 	// (/.carina/bin first in the tasks' PATH).
 	Relay bool `json:"relay,omitempty"`

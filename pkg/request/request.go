@@ -49,6 +49,10 @@ type Request struct {
 	// ImageStore is the user's shared image store as root prepared it on
 	// this node ("" = node-local).
 	ImageStore string `json:"image_store,omitempty"`
+	// ImageStoreMissing is the site's shared image store base when this
+	// node cannot see it (root found it absent): the node pulls into its
+	// own store, and the user is told.
+	ImageStoreMissing string `json:"image_store_missing,omitempty"`
 	// Auth places the user's registry credentials (paths from the user's
 	// environment, no credential): the helper reads them as the user for
 	// resolve, pull and a node's pull.

@@ -38,16 +38,22 @@ debian_images() {
 	done
 }
 
-@test "a node that cannot see the shared store pulls into its own store and says so in the log" {
+@test "a node that cannot see the shared store pulls into its own store and says so on the terminal and in the log" {
 	wait_for 30 no_user_procs
 	before=$(cat /var/log/slurm/slurmd-n*.log | grep -c 'shared image store not visible on this node' || true)
 	mv "$STORE_BASE" "$STORE_BASE.hidden"
-	run as_user srun -N2 --container-image="$CARINA_TEST_IMAGE_DEBIAN" cat /etc/debian_version
+	# Two steps: the second joins the first's containers.
+	run as_user timeout 240 salloc -N2 bash -c "for i in 1 2; do srun -N2 --container-image='$CARINA_TEST_IMAGE_DEBIAN' cat /etc/debian_version; done"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "$(grep -c '^12\.' <<<"$output")" -eq 2 ]
+	[ "$(grep -c '^12\.' <<<"$output")" -eq 4 ]
+	# Said by each node that fell back, by the step that pulled there
+	# (the joining step says nothing), and by each srun, which could not
+	# pull for them either.
+	[ "$(grep -c "^carina: n[0-9]*: the shared image store $STORE_BASE is not visible on this node; .* was pulled into the node's own store instead" <<<"$output")" -eq 2 ]
+	[ "$(grep -c "^carina: the shared image store $STORE_BASE is not visible on this host .*; the nodes pull .* themselves" <<<"$output")" -eq 2 ]
 	after=$(cat /var/log/slurm/slurmd-n*.log | grep -c 'shared image store not visible on this node' || true)
-	[ "$after" -eq $((before + 2)) ]
+	[ "$after" -eq $((before + 4)) ]
 	[ ! -e "$STORE_BASE" ]
 	assert_clean
 }
