@@ -32,6 +32,7 @@ deps:
 # that every user can read (the helper runs as the job user).
 PREFIX ?= /usr/local
 LIBDIR := $(PREFIX)/lib/carina
+BINDIR := $(PREFIX)/bin
 # The Slurm commands relayed from the containers (pkg/relay.DefaultCommands).
 RELAY_COMMANDS := srun sbatch scancel squeue scontrol salloc sinfo sacct sstat sattach
 
@@ -42,6 +43,8 @@ install: build
 	install -d -m 0755 $(DESTDIR)$(LIBDIR)/bin
 	install -m 0755 $(BUILD)/carina-relay $(DESTDIR)$(LIBDIR)/bin/carina-relay
 	for n in $(RELAY_COMMANDS); do ln -sfn carina-relay $(DESTDIR)$(LIBDIR)/bin/$$n; done
+	install -d -m 0755 $(DESTDIR)$(BINDIR)
+	ln -sfn $(LIBDIR)/carina $(DESTDIR)$(BINDIR)/carina
 
 # The cluster loads the installed copies, so it works from any checkout
 # directory, even one the test user cannot enter.

@@ -25,20 +25,23 @@ For users (srun and sbatch run these on the submit host):
                               on a node (run it there: srun -w NODE carina kept list)
   resolve IMAGE               print IMAGE pinned to its current digest
   pull --store DIR IMAGE      pull IMAGE into an image store, with progress
-For users and admins, on an image store (root runs these as the store's owner):
-  images --store DIR [--format table|json]
+For users and admins, on an image store (yours by default: the site's image_store;
+root gives --store DIR and runs them as the store's owner):
+  images [--store DIR] [--format table|json]
                               list its images, most recently used first
-  inspect --store DIR [--format json] IMAGE
+  inspect [--store DIR] [--format json] IMAGE
                               show an image (IMAGE: name, id or id prefix)
-  rmi --store DIR [--force] IMAGE...
+  rmi [--store DIR] [--force] IMAGE...
                               remove images; one a job uses only with --force
-  gc --store DIR [--keep-bytes N | --keep N] [--dry-run] [--format table|json]
+  gc [--store DIR] [--keep-bytes N | --keep N] [--dry-run] [--format table|json]
                               remove unused images, least recently used first,
                               until at most N bytes (e.g. 50G) or N images are
                               left; with neither bound, every unused image
 Other:
   version     print the version
   config check [--no-owner-check] [FILE]   check a site configuration file (default /etc/carina/carina.toml)
+  doctor [--plugstack FILE] [--user NAME]  check what this node needs (plugstack line, site config,
+                              podman, runtime, init, FUSE, squashfuse, mksquashfs, subuid/subgid, stores)
 `
 
 // version is set at build time (-ldflags -X main.version=...).
@@ -52,6 +55,15 @@ func main() {
 }
 
 func run(args []string) int {
+	// A job's XDG_RUNTIME_DIR names the login host's runtime directory,
+	// which a compute node lacks; containers/storage would fail on it
+	// (lstat) before anything is pulled. Credentials were placed from the
+	// user's environment already (request.Auth), so it can go.
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			_ = os.Unsetenv("XDG_RUNTIME_DIR")
+		}
+	}
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return 2
@@ -81,6 +93,8 @@ func run(args []string) int {
 		err = relayServe(args[2:])
 	case args[0] == "config":
 		err = configCmd(args[1:])
+	case args[0] == "doctor":
+		err = doctorCmd(args[1:])
 	case args[0] == pull.Internal:
 		err = pullInUserNS(args[1:])
 	default:

@@ -40,3 +40,22 @@ load helpers
 	[ "$status" -eq 0 ]
 	assert_clean
 }
+
+@test "carina is on the user's PATH; without --store its store commands work on the user's own store" {
+	as_user srun -N1 --container-image="$CARINA_TEST_IMAGE_DEBIAN" true
+	run as_user env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp bash -c 'command -v carina'
+	[ "$output" = /usr/local/bin/carina ]
+	run as_user env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp carina images --format json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	mine=$output
+	[ "$(jq length <<<"$mine")" -ge 1 ]
+	[ "$mine" = "$(carina images --store "$CARINA_TEST_IMAGE_STORE" --format json)" ]
+	run as_user env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp carina gc --dry-run --format json
+	[ "$status" -eq 0 ]
+	# Root has no store of its own: it must name one.
+	run /usr/local/bin/carina images
+	[ "$status" -eq 1 ]
+	grep -q '^carina: root has no image store of its own: --store DIR' <<<"$output"
+	assert_clean
+}

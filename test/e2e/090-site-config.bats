@@ -93,3 +93,58 @@ teardown() {
 	grep -q 'is not under an allowed mount source (/tmp/carina-e2e-allowed)' <<<"$refused"
 	assert_clean
 }
+
+@test "one mount grammar: what carina config check accepts in mounts.default every job mounts; what it refuses, srun refuses" {
+	bad=$(mktemp)
+	printf '[mounts]\ndefault = ["%s:/grammar:ro,nosuid"]\n' "$CARINA_TEST_SITE_MOUNT" >"$bad"
+	run /usr/local/lib/carina/carina config check --no-owner-check "$bad"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	grep -q "$bad:2: mounts.default: --container-mounts: source \"nosuid\" must be an absolute path" <<<"$output"
+	rm -f "$bad"
+	cp -p /etc/carina/carina.toml /tmp/carina-e2e-grammar.toml
+	# The same entry in the installed file: the plugin refuses it the same way.
+	sed -i "s|^default = \[|default = [\"$CARINA_TEST_SITE_MOUNT:/grammar:ro,nosuid\", |" /etc/carina/carina.toml
+	run timeout 30 runuser -u "$CARINA_TEST_USER" -- srun -N1 --container-image="$IMG" true
+	echo "$output"
+	srun_status=$status
+	srun_out=$output
+	# Flags joined by "+", as on the command line: accepted and mounted.
+	cp -p /tmp/carina-e2e-grammar.toml /etc/carina/carina.toml
+	sed -i "s|^default = \[|default = [\"$CARINA_TEST_SITE_MOUNT:/grammar:ro+nosuid\", |" /etc/carina/carina.toml
+	run /usr/local/lib/carina/carina config check /etc/carina/carina.toml
+	check_out=$output
+	run as_user timeout 120 srun -N2 --container-image="$IMG" bash -c 'grep " /grammar " /proc/self/mountinfo'
+	cp -p /tmp/carina-e2e-grammar.toml /etc/carina/carina.toml
+	rm -f /tmp/carina-e2e-grammar.toml
+	echo "$output"
+	[ "$srun_status" -ne 0 ]
+	grep -q '^srun: error: carina: the site configuration is invalid, so carina cannot run: /etc/carina/carina.toml:[0-9]*: mounts.default: --container-mounts: source "nosuid" must be an absolute path' <<<"$srun_out"
+	[ "$check_out" = "/etc/carina/carina.toml: ok" ]
+	[ "$status" -eq 0 ]
+	[ "$(grep -c ' /grammar ro,nosuid' <<<"$output")" -eq 2 ]
+	assert_clean
+}
+
+@test "carina doctor passes on every node of the cluster, as root and as the user; a missing piece is named with its fix" {
+	run /usr/local/bin/carina doctor --user "$CARINA_TEST_USER"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '^all [0-9]* checks passed$' <<<"$output"
+	[ "$(grep -c '^FAIL' <<<"$output")" -eq 0 ]
+	# As the user, on each node (as a job), with carina from the PATH.
+	run as_user timeout 60 srun -N3 bash -c 'carina doctor >/dev/null && echo "doctor ok on $SLURMD_NODENAME"'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^doctor ok on n' <<<"$output")" -eq 3 ]
+	# What a node lacks: the plugstack line, a user's subordinate ids.
+	empty=$(mktemp)
+	run /usr/local/bin/carina doctor --plugstack "$empty" --user nobody
+	rm -f "$empty"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	grep -q "^FAIL  plugstack line: no line of $empty (or its includes) loads spank_carina.so" <<<"$output"
+	grep -q '^      fix: add `required /usr/local/lib/carina/spank_carina.so' <<<"$output"
+	grep -q '^FAIL  /etc/subuid: no range of 65536 ids for nobody' <<<"$output"
+	grep -q '^carina: doctor: [0-9]* of [0-9]* checks failed$' <<<"$output"
+}
