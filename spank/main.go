@@ -22,7 +22,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/carina-hpc/carina/pkg/config"
@@ -67,7 +66,9 @@ func goStrings(argc C.int, argv **C.char) []string {
 func carinaInit(ctx C.int, argc C.int, argv **C.char) C.int {
 	c, err := config.ParseArgs(goStrings(argc, argv))
 	if err != nil {
-		log.Error("invalid plugstack.conf configuration", zap.Error(err))
+		// One plain line: srun shows it to the user as it is.
+		log.Error("the site configuration is invalid, so carina cannot run: " + err.Error() +
+			" (an admin checks it with carina config check)")
 		return -1
 	}
 	mu.Lock()
