@@ -86,6 +86,11 @@ func submit() error {
 	if _, _, err := mounts.Check(c, spec.Mounts); err != nil {
 		return err
 	}
+	// A directory where the save goes would fail only after the job ran
+	// (as the user, this host sees the path the first node writes).
+	if fi, err := os.Stat(spec.Save); spec.Save != "" && err == nil && fi.IsDir() {
+		return fmt.Errorf("--container-save=%s: the target is a directory; name a file", spec.Save)
+	}
 	js, err := option.EncodeSpec(spec)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package option
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -107,6 +108,10 @@ func parseMount(entry, cwd string) (Mount, error) {
 	}
 	if !strings.HasPrefix(dst, "/") && !strings.HasPrefix(dst, ".") {
 		return Mount{}, fmt.Errorf("--container-mounts: target %q must be an absolute path or a relative path (./x)", dst)
+	}
+	if slices.Contains(strings.Split(dst, "/"), "..") {
+		// As pyxis: a target that climbs is a mistake, not a path to clean.
+		return Mount{}, fmt.Errorf("--container-mounts: target %q holds '..'", dst)
 	}
 	m.Target = filepath.Join("/", dst) // a relative target is taken against the container's root
 	if m.Target == "/" {

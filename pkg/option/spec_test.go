@@ -109,6 +109,9 @@ func TestParseMounts(t *testing.T) {
 		{"/a:b", nil, `target "b"`},
 		{"/a:", nil, "invalid entry"},
 		{"/a:/", nil, "over the container's root"},
+		{"/a:/x/../etc", nil, `target "/x/../etc" holds '..'`},
+		{"/a:./..", nil, "holds '..'"},
+		{"/x/../a:/b", []Mount{{Source: "/a", Target: "/b"}}, ""},
 		{"/a\x00b:/b", nil, "a NUL byte"},
 		{"tmpfs:/t:size=1m\x00", nil, "a NUL byte"},
 	}

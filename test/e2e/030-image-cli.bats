@@ -34,7 +34,7 @@ load helpers
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(jq -r --arg id "$id" '[.removed[] | select(.id == $id)] | length' <<<"$output")" -eq 1 ]
-	! carina images --store "$store" --format json | jq -e --arg id "$id" 'any(.[]; .id == $id)'
+	! carina images --store "$store" --format json | jq -e --arg id "$id" 'any(.[]; .id == $id)' || return 1
 	# And the next job pulls it again.
 	run as_user srun -N1 --container-image="$CARINA_TEST_IMAGE_DEBIAN" cat /etc/debian_version
 	[ "$status" -eq 0 ]

@@ -62,7 +62,7 @@ no_secret() {
 		echo "$output"
 		[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
 		grep -q 'carina: this step carries carina options that srun, sbatch or salloc did not see (--' <<<"$output"
-		! grep -q ran-on-host <<<"$output"
+		! grep -q ran-on-host <<<"$output" || return 1
 		no_secret
 	done
 	# Without srun's settings at all (srun without the plugin), an option
@@ -72,7 +72,7 @@ no_secret() {
 	echo "$output"
 	[ "$status" -ne 0 ]
 	grep -q 'carina: this step asks for a container but carries no settings from srun' <<<"$output"
-	! grep -q ran-on-host <<<"$output"
+	! grep -q ran-on-host <<<"$output" || return 1
 	no_secret
 	assert_clean
 }
@@ -105,7 +105,7 @@ no_secret() {
 		echo "$bad -> $output"
 		[ "$status" -ne 0 ]
 		grep -q 'carina: CARINA_SPEC: ' <<<"$output"
-		! grep -q ran-on-host <<<"$output"
+		! grep -q ran-on-host <<<"$output" || return 1
 	done
 	assert_clean
 }
@@ -141,7 +141,7 @@ no_secret() {
 	echo "${output:0:2000}"
 	[ "$status" -ne 0 ]
 	grep -q 'carina: ' <<<"$output"
-	! grep -q ran-on-host <<<"$output"
+	! grep -q ran-on-host <<<"$output" || return 1
 	assert_clean
 }
 
@@ -265,7 +265,7 @@ no_user2_procs() { [[ -z $(ps -u "$CARINA_TEST_USER2" -o stat=,pid= | awk '$1 !~
 			--root "/var/lib/carina/n1/$CARINA_TEST_UID/storage" --runroot "/run/carina/n1/$CARINA_TEST_UID/storage" $verb
 		echo "podman $verb: $output"
 		[ "$status" -ne 0 ]
-		! grep -q 'carina-' <<<"$output"
+		! grep -q 'carina-' <<<"$output" || return 1
 	done
 	# A's directories, image store, relay socket and root filesystem.
 	for p in "/var/lib/carina/n1/$CARINA_TEST_UID" "/run/carina/n1/$CARINA_TEST_UID" "$CARINA_TEST_IMAGE_STORE" \
@@ -295,7 +295,7 @@ no_user2_procs() { [[ -z $(ps -u "$CARINA_TEST_USER2" -o stat=,pid= | awk '$1 !~
 	echo "B: $output"
 	[ "$status" -eq 0 ]
 	grep -qx "$CARINA_TEST_UID2" <<<"$output"
-	! grep -q A-was-here <<<"$output"
+	! grep -q A-was-here <<<"$output" || return 1
 	# A's container still runs, untouched.
 	[ -n "$(node_podman n1 ps -q --filter name=-n-iso)" ]
 	[ "$(as_user nsenter -t "$pid" -U -m --preserve-credentials cat /tmp/marker)" = A-was-here ]
@@ -322,7 +322,7 @@ no_user2_procs() { [[ -z $(ps -u "$CARINA_TEST_USER2" -o stat=,pid= | awk '$1 !~
 	# podman was handed the resolved path, not the link the user could
 	# point elsewhere after the check.
 	grep -q "$real=/data" <<<"$output"
-	! grep -q "$link" <<<"$output"
+	! grep -q "$link" <<<"$output" || return 1
 	wait
 	assert_clean
 	rm -rf "$real" "$link"

@@ -151,7 +151,7 @@ across() {
 	echo "$output"
 	[ "$status" -ne 0 ]
 	grep -q 'carina: starting the container for .*error running hook.*carina test hook: refusing this container' <<<"$output"
-	! grep -q '^ran$' <<<"$output"
+	! grep -q '^ran$' <<<"$output" || return 1
 	((SECONDS - start < 60))
 	assert_clean
 }
