@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 
 	"go.podman.io/image/v5/copy"
@@ -79,9 +80,21 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer,
 	}
 	var id string
 	if err := r.Do(ctx, func() (err error) { id, err = copyInto(ctx, st, src, name.String(), sys, progress); return err }); err != nil {
-		return Pulled{}, describe(ref, err)
+		return Pulled{}, describe(src.DockerReference().String(), err)
 	}
-	return inspect(ctx, st, id)
+	// containers/image takes a single-platform image for any node; the
+	// tasks would then fail one by one with "exec format error" (the
+	// container's init is the host's own). Checked on the stored config,
+	// which costs no request; a foreign image is not kept.
+	c, err := ConfigOf(ctx, st, id)
+	if err != nil {
+		return Pulled{}, err
+	}
+	if err := samePlatform(src.DockerReference().String(), c.OS, c.Architecture); err != nil {
+		_ = RemoveStored(st, id)
+		return Pulled{}, err
+	}
+	return Pulled{ID: id, Env: c.Env, Workdir: c.Workdir, Entrypoint: c.Entrypoint}, nil
 }
 
 // copyInto copies src into st under name, honouring policy.json, and
@@ -247,6 +260,8 @@ func describe(ref string, err error) error {
 		return false
 	}
 	switch {
+	case has("no image found in"):
+		return fmt.Errorf("image %s has no entry for %s/%s in its manifest list: %w", ref, runtime.GOOS, runtime.GOARCH, err)
 	case denied(err):
 		return fmt.Errorf("image %s: access denied by the registry (check auth.json and the image name): %w", ref, err)
 	case has("manifest unknown", "name unknown", "not found", "StatusCode: 404"):

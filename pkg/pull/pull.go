@@ -176,7 +176,9 @@ func runChild(ctx context.Context, out *bytes.Buffer, progress io.Writer, args [
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if progress != nil {
-		cmd.Stderr = io.MultiWriter(progress, &stderr)
+		// The child's own "carina:" error line is the caller's to report
+		// (it comes back as the error): the user sees it once.
+		cmd.Stderr = io.MultiWriter(&withoutErrorLines{w: progress}, &stderr)
 	}
 	if out != nil {
 		cmd.Stdout = out
@@ -211,4 +213,34 @@ func FromSite(siteStore, src string) (imagestore.SiteImage, bool) {
 	}
 	img, ok, err := imagestore.FindSite(siteStore, d)
 	return img, ok && err == nil
+}
+
+// withoutErrorLines copies whole lines to w, but those that start with
+// "carina: ": the child's error, which its caller reports.
+type withoutErrorLines struct {
+	w    io.Writer
+	part []byte
+}
+
+func (d *withoutErrorLines) Write(b []byte) (int, error) {
+	d.part = append(d.part, b...)
+	for {
+		i := bytes.IndexByte(d.part, '\n')
+		if i < 0 {
+			break
+		}
+		line := d.part[:i+1]
+		if !bytes.HasPrefix(line, []byte("carina: ")) {
+			if _, err := d.w.Write(line); err != nil {
+				return len(b), err
+			}
+		}
+		d.part = d.part[i+1:]
+	}
+	if len(d.part) > 64<<10 { // a line that never ends: pass it on
+		_, err := d.w.Write(d.part)
+		d.part = d.part[:0]
+		return len(b), err
+	}
+	return len(b), nil
 }

@@ -102,8 +102,13 @@ func TestSubordinate(t *testing.T) {
 		t.Fatalf("Init: %v", err)
 	}
 	t.Setenv("FAKE_PULL", "fail")
-	if _, err := Subordinate(ctx, r, nil); err == nil || err.Error() != "image r.example/a:1: registry unreachable" {
+	progress.Reset()
+	if _, err := Subordinate(ctx, r, &progress); err == nil || err.Error() != "image r.example/a:1: registry unreachable" {
 		t.Errorf("a failed pull: %v", err)
+	}
+	// The error comes back once, as the error; the progress keeps the rest.
+	if got := progress.String(); got != "time=... level=warning msg=noise\n" {
+		t.Errorf("a failed pull's progress = %q", got)
 	}
 	t.Setenv("FAKE_PULL", "garbage")
 	if _, err := Subordinate(ctx, r, nil); err == nil || err.Error() != "pull of r.example/a:1: unreadable result" {

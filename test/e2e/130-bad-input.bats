@@ -20,6 +20,39 @@ setup_file() {
 	printf 'image = "%s"\nmounts = [\n' "$IMG" >"$BAD/unclosed.toml"
 	printf 'image = "%s"\nenv = "not a table"\n' "$IMG" >"$BAD/wrongtype.toml"
 	chmod 0644 "$BAD"/garbage.* "$BAD"/*.toml
+	foreign_images
+}
+
+# foreign_images: the shell-less test image relabelled for linux/arm64,
+# pushed as foreign-arm64:1, and a manifest list holding only that entry,
+# foreign-list:1 (test data made from the cluster's image, as root).
+foreign_images() {
+	local dir=$BAD/oci man cfg ncfg nman list
+	blob() { printf '%s/blobs/sha256/%s' "$dir" "${1#sha256:}"; }
+	# put FILE: store FILE as a blob; print "DIGEST SIZE".
+	put() {
+		local d
+		d=$(sha256sum "$1" | cut -d' ' -f1)
+		echo "sha256:$d $(stat -c %s "$1")"
+		mv "$1" "$dir/blobs/sha256/$d"
+	}
+	skopeo copy -q --src-tls-verify=false "docker://$CARINA_TEST_IMAGE_NOSHELL" "oci:$dir:x"
+	man=$(jq -r '.manifests[0].digest' "$dir/index.json")
+	cfg=$(jq -r '.config.digest' "$(blob "$man")")
+	jq -c '.architecture = "arm64"' "$(blob "$cfg")" >"$BAD/cfg.json"
+	read -r ncfg ncfgsize < <(put "$BAD/cfg.json")
+	jq -c --arg d "$ncfg" --argjson s "$ncfgsize" '.config.digest = $d | .config.size = $s' "$(blob "$man")" >"$BAD/man.json"
+	read -r nman nmansize < <(put "$BAD/man.json")
+	jq -nc --arg d "$nman" --argjson s "$nmansize" '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+		manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s,
+			platform: {architecture: "arm64", os: "linux"}}]}' >"$BAD/list.json"
+	read -r list listsize < <(put "$BAD/list.json")
+	jq -nc --arg m "$nman" --argjson ms "$nmansize" --arg l "$list" --argjson ls "$listsize" '{schemaVersion: 2, manifests: [
+		{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $m, size: $ms, annotations: {"org.opencontainers.image.ref.name": "arm"}},
+		{mediaType: "application/vnd.oci.image.index.v1+json", digest: $l, size: $ls, annotations: {"org.opencontainers.image.ref.name": "list"}}]}' \
+		>"$dir/index.json"
+	skopeo copy -q --dest-tls-verify=false "oci:$dir:arm" "docker://$CARINA_TEST_REGISTRY/foreign-arm64:1"
+	skopeo copy -q --all --dest-tls-verify=false "oci:$dir:list" "docker://$CARINA_TEST_REGISTRY/foreign-list:1"
 }
 
 teardown_file() {
@@ -83,6 +116,16 @@ fails() {
 
 @test "bad input: an oci-archive that is no archive" {
 	fails "carina: .*$BAD/garbage.tar" srun -N1 --container-image="oci-archive:$BAD/garbage.tar" true
+}
+
+@test "bad input: an image for another architecture" {
+	fails "carina: image $CARINA_TEST_REGISTRY/foreign-arm64@sha256:[0-9a-f]* is built for linux/arm64, and this node runs linux/amd64" \
+		srun -N2 --container-image="$CARINA_TEST_REGISTRY/foreign-arm64:1" /hello
+}
+
+@test "bad input: a manifest list without this node's platform" {
+	fails "carina: image $CARINA_TEST_REGISTRY/foreign-list@sha256:[0-9a-f]* has no entry for linux/amd64 in its manifest list" \
+		srun -N2 --container-image="$CARINA_TEST_REGISTRY/foreign-list:1" /hello
 }
 
 @test "bad input: a mount target that climbs with .." {
