@@ -319,6 +319,13 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 	if sqsh != "" {
 		pulled = squashfs.RootfsConfig(st.Pid)
 	}
+	if spec.RootFS != "" && !spec.ReadOnly {
+		// The image's files are the user's; podman's overlay gives "/"
+		// to another uid. Without the fix only "/" itself stays closed.
+		if err := squashfs.OwnRoot(ctx, pm, st.Pid); err != nil {
+			notice = strings.TrimPrefix(notice+"\n", "\n") + fmt.Sprintf("carina: %s: %v; files cannot be created in / itself", s.Node, err)
+		}
+	}
 	env := pulled.Env
 	if len(spec.Devices) > 0 {
 		// CDI edits may set variables (a GPU stack's); joined tasks get

@@ -138,3 +138,21 @@ func rootfsConfig(root string) image.Pulled {
 	}
 	return p
 }
+
+// OwnRoot gives the container's "/" to the owner of the image's other
+// files. Podman's throw-away overlay over a --rootfs (the ":O") gets an
+// upper directory that, under --userns=keep-id, it chowns to the user's
+// uid number counted in its own namespace, which is another uid inside the
+// container (measured: "/" owned by 1000 for user 1001), so that
+// --container-writable could not create a file in "/". Everything else
+// of the image is the user's (squashfuse runs as uid 0 of podman's
+// namespace, which is the user), as under pyxis; now "/" is too. The
+// chown goes through the container's own root (/proc/PID/root of its
+// init), so the overlay records it; changing the upper directory behind
+// the overlay's back is not seen by its permission checks (measured).
+func OwnRoot(ctx context.Context, u Unsharer, pid int) error {
+	if err := u.Unshare(ctx, "chown", "0:0", fmt.Sprintf("/proc/%d/root/", pid)); err != nil {
+		return fmt.Errorf("giving the container's / to its user: %w", err)
+	}
+	return nil
+}

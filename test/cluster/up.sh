@@ -289,8 +289,8 @@ else
 	install -d -m 1777 "$IMAGE_STORE_BASE"
 	chmod 1777 "$IMAGE_STORE_BASE"
 	# The admin's site store: root's, every user reads it (carina pull
-	# --site fills it).
-	install -d -m 0755 "$SITE_STORE"
+	# --site fills it). The site's environment files (environments_dir).
+	install -d -m 0755 "$SITE_STORE" /etc/carina/environments
 	echo "a file every container sees at /site" >"$SITE_MOUNT/README"
 	cat <<-EOF | write_file /etc/carina/carina.toml 0644 || true
 		# carina's test cluster (test/cluster/up.sh)

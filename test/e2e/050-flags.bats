@@ -111,6 +111,25 @@ D=/tmp/carina-e2e-flags
 	grep -q 'contradict' <<<"$output"
 }
 
+@test "--container-writable as the user: the image's files are the user's, writable anywhere, gone at job end; root's under remap-root" {
+	# shellcheck disable=SC2016 # expanded in the container
+	show='echo "owners=$(stat -c %u / /usr /root /etc/shadow | sort -u | tr "\n" " ")"; touch /x /usr/y /root/z && echo wrote; ls /root >/dev/null && echo read-root'
+	run as_user timeout 120 srun -N2 --container-image="$IMG" --container-writable bash -c "$show"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c "^owners=$CARINA_TEST_UID \$" <<<"$output")" -eq 2 ]
+	[ "$(grep -c '^wrote$' <<<"$output")" -eq 2 ]
+	[ "$(grep -c '^read-root$' <<<"$output")" -eq 2 ]
+	# A new job starts from the image again.
+	run as_user timeout 120 srun -N2 --container-image="$IMG" bash -c 'test ! -e /x && test ! -e /usr/y && echo gone'
+	[ "$(grep -c '^gone$' <<<"$output")" -eq 2 ]
+	run as_user timeout 120 srun -N1 --container-image="$IMG" --container-readonly bash -c 'touch /usr/y 2>&1; true'
+	grep -q 'Read-only file system' <<<"$output"
+	run as_user timeout 120 srun -N1 --container-image="$IMG" --container-remap-root bash -c 'stat -c %u / /usr /root | sort -u'
+	[ "$output" = 0 ]
+	assert_clean
+}
+
 @test "--container-env: the image's value wins unless the variable is named" {
 	# The test image sets CARINA_IMAGE=debian12.
 	run as_user env CARINA_IMAGE=from-host srun -N1 --container-image="$IMG" printenv CARINA_IMAGE

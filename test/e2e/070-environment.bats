@@ -12,7 +12,7 @@ SITE=/etc/carina/environments
 setup_file() {
 	as_user srun -N1 --container-image="$CARINA_TEST_IMAGE_DEBIAN" true
 	as_user mkdir -p "$EDIR"
-	install -d -m 0755 "$SITE"
+	[ -d "$SITE" ] # the site's environments directory: make cluster-up makes it, as a site would
 	install -d -o "$CARINA_TEST_USER" /tmp/carina-e2e-env
 	echo in-base >/tmp/carina-e2e-env/f
 	chown "$CARINA_TEST_USER" /tmp/carina-e2e-env/f

@@ -86,9 +86,12 @@ no_store() {
 
 # empty_store: the store directory exists (writable from the submit host)
 # but holds no image: srun pulls it, with progress, before the tasks start.
+# carina makes the directory, as at a user's first job: a step from an
+# image file (no pull) has the node's root side make it.
 empty_store() {
 	no_store
-	install -d -o "$CARINA_TEST_USER" -g "$CARINA_TEST_USER" -m 0700 "$CARINA_TEST_IMAGE_STORE"
+	as_user srun -N1 --container-image="$CARINA_TEST_FILE_SQUASHFS" true
+	[ "$(stat -c '%U %a' "$CARINA_TEST_IMAGE_STORE")" = "$CARINA_TEST_USER 700" ]
 }
 
 
