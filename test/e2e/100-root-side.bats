@@ -160,8 +160,11 @@ no_secret() {
 	cat "$out"
 	grep -q '^12\.' "$out"
 	assert_clean
+	# The epilog removes a container's state file just after podman has
+	# removed the container: wait for it, as for the container.
+	no_state() { [ -z "$(ls /run/carina/*/"$CARINA_TEST_UID"/*.json 2>/dev/null)" ]; }
+	wait_for 30 no_state || { ls -l /run/carina/*/"$CARINA_TEST_UID"/ >&2; return 1; }
 	for n in "${NODES[@]}"; do
-		[ -z "$(ls /run/carina/"$n"/"$CARINA_TEST_UID"/*.json 2>/dev/null)" ]
 		[ -z "$(ls "$CARINA_TEST_IMAGE_STORE"/carina/leases/*/"$n-$job" 2>/dev/null)" ]
 	done
 	rm -f "$out"
