@@ -3,7 +3,6 @@ package nodectr
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -117,8 +116,8 @@ func TestRemoveKept(t *testing.T) {
 			if err := os.MkdirAll(filepath.Dir(pause), 0o700); err != nil {
 				t.Fatal(err)
 			}
-			// The stand-in pause process: a sleep this test started.
-			sleep := exec.Command("sleep", "60")
+			// The stand-in pause process (catatonit -P, pause_test.go).
+			sleep := pauseStandIn()
 			if err := sleep.Start(); err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,69 @@
+package nodectr
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestIsPause(t *testing.T) {
+	tests := map[string]bool{
+		"catatonit\x00-P\x00":                        true,
+		"/usr/libexec/podman/catatonit\x00-P\x00":    true,
+		"catatonit\x00--\x00/.carina-init\x00":       false, // a container's init
+		"/usr/local/lib/carina/carina\x00plugin\x00": false, // the helper itself, after a pid wrapped
+		"": false,
+	}
+	for cmdline, want := range tests {
+		if got := isPause([]byte(cmdline)); got != want {
+			t.Errorf("isPause(%q) = %v, want %v", cmdline, got, want)
+		}
+	}
+}
+
+// TestMain lets the test binary stand in for podman's pause process: run
+// as "catatonit -P" with CARINA_TEST_PAUSE=1, it only sleeps.
+func TestMain(m *testing.M) {
+	if os.Getenv("CARINA_TEST_PAUSE") == "1" {
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// pauseStandIn starts the stand-in: a process whose command line is
+// podman's pause process's.
+func pauseStandIn() *exec.Cmd {
+	c := &exec.Cmd{Path: os.Args[0], Args: []string{"catatonit", "-P"}, Env: append(os.Environ(), "CARINA_TEST_PAUSE=1")}
+	return c
+}
+
+func TestKillPauseSparesOtherProcesses(t *testing.T) {
+	dir := t.TempDir()
+	f := PausePidFile(dir)
+	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A stale pid file whose pid now names another process of the user's.
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+	if err := os.WriteFile(f, []byte(strconv.Itoa(other.Process.Pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := KillPause(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("a process that is no pause process was killed: %v", err)
+	}
+	if _, err := os.Stat(f); !os.IsNotExist(err) {
+		t.Errorf("the stale pid file is still there: %v", err)
+	}
+}
