@@ -92,6 +92,11 @@ empty_store() {
 	no_store
 	as_user srun -N1 --container-image="$CARINA_TEST_FILE_SQUASHFS" true
 	[ "$(stat -c '%U %a' "$CARINA_TEST_IMAGE_STORE")" = "$CARINA_TEST_USER 700" ]
+	# Its epilog runs the helper as the user after srun returned (the node
+	# stays completing until it is done); a test that then kills the
+	# user's processes (pkill -u) must not hit it.
+	wait_for 30 all_nodes_idle
+	wait_for 30 no_user_procs
 }
 
 
