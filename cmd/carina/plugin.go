@@ -37,23 +37,28 @@ func pluginCmd() int {
 	return 0
 }
 
-func serve(req request.Request) (request.Reply, error) {
-	var auth []string
-	if req.Auth != nil {
-		auth = req.Auth.OnThisHost()
+// authFiles are the user's credential files for a resolve or a pull on
+// this host (a node-up reads them in node.FromRequest).
+func authFiles(req request.Request) []string {
+	if req.Auth == nil {
+		return nil
 	}
+	return req.Auth.OnThisHost()
+}
+
+func serve(req request.Request) (request.Reply, error) {
 	switch req.Kind {
 	case request.KindResolve:
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		pin, err := image.Resolve(ctx, req.Resolve.Image, image.Retry{Attempts: req.Site.PullRetries, Delay: req.Site.RetryDelay}, auth)
+		pin, err := image.Resolve(ctx, req.Resolve.Image, image.Retry{Attempts: req.Site.PullRetries, Delay: req.Site.RetryDelay}, authFiles(req))
 		return request.Reply{Image: pin}, err
 	case request.KindPull:
 		c := req.Site
 		node.ResetOOMScore()
 		pin, err := pull.ToStore(context.Background(), pull.Options{Store: req.Pull.Store, Ref: req.Pull.Image,
 			Retry: image.Retry{Attempts: c.PullRetries, Delay: c.RetryDelay}, Squash: c.ImageFormat == node.FormatSquashfs,
-			SiteStore: c.SiteStore, AuthFiles: auth}, os.Stderr)
+			SiteStore: c.SiteStore, AuthFiles: authFiles(req)}, os.Stderr)
 		return request.Reply{Image: pin}, err
 	}
 	f, err := node.FromRequest(req)

@@ -66,10 +66,10 @@ func Run(h Host, in Input) []Result {
 	c, cfgRes := siteConfig(line)
 	out = append(out, cfgRes)
 	out = append(out,
-		file(h, "helper", c.Helper, true, "make install, or set helper= on the plugstack line"),
+		file(h, "helper", c.Helper, "make install, or set helper= on the plugstack line"),
 		podman(h, c),
 		runtime(h),
-		file(h, "static init (catatonit)", c.InitPath, true, "apt install catatonit, or set init_path"),
+		file(h, "static init (catatonit)", c.InitPath, "apt install catatonit, or set init_path"),
 		fuse(h),
 		tool(h, "squashfuse", "apt install squashfuse (mounts squashfs images as the user)", "squashfuse_ll", "squashfuse"),
 		tool(h, "mksquashfs", "apt install squashfs-tools (the shared store keeps images as squashfs)", "mksquashfs"),
@@ -150,8 +150,9 @@ func siteConfig(line []string) (config.Config, Result) {
 	return c, r
 }
 
-// file checks a root-owned binary or file everyone can use.
-func file(h Host, name, path string, exec bool, fix string) Result {
+// file checks a binary every user runs (jobs run it as the user) and only
+// its owner may change.
+func file(h Host, name, path, fix string) Result {
 	r := Result{Name: name}
 	fi, err := h.Stat(path)
 	switch {
@@ -159,7 +160,7 @@ func file(h Host, name, path string, exec bool, fix string) Result {
 		r.Problem, r.Fix = fmt.Sprintf("%s: %v", path, err), fix
 	case !fi.Mode().IsRegular():
 		r.Problem, r.Fix = path+" is not a regular file", fix
-	case exec && fi.Mode().Perm()&0o001 == 0:
+	case fi.Mode().Perm()&0o001 == 0:
 		r.Problem, r.Fix = path+" is not executable by every user (jobs run it as the user)", "chmod 0755 "+path
 	case fi.Mode().Perm()&0o022 != 0:
 		r.Problem, r.Fix = path+" may be written by others than its owner", "chmod go-w "+path
@@ -170,7 +171,7 @@ func file(h Host, name, path string, exec bool, fix string) Result {
 }
 
 func podman(h Host, c config.Config) Result {
-	r := file(h, "podman", c.Podman, true, "apt install podman, or set [podman] binary")
+	r := file(h, "podman", c.Podman, "apt install podman, or set [podman] binary")
 	if !r.OK() {
 		return r
 	}

@@ -94,7 +94,7 @@ func Pull(ctx context.Context, st storage.Store, ref string, progress io.Writer,
 		_ = RemoveStored(st, id)
 		return Pulled{}, err
 	}
-	return Pulled{ID: id, Env: c.Env, Workdir: c.Workdir, Entrypoint: c.Entrypoint}, nil
+	return pulledOf(id, c), nil
 }
 
 // copyInto copies src into st under name, honouring policy.json, and
@@ -228,7 +228,12 @@ func inspect(ctx context.Context, st storage.Store, id string) (Pulled, error) {
 	if err != nil {
 		return Pulled{}, err
 	}
-	return Pulled{ID: id, Env: c.Env, Workdir: c.Workdir, Entrypoint: c.Entrypoint}, nil
+	return pulledOf(id, c), nil
+}
+
+// pulledOf is the stored image id with its runtime configuration c.
+func pulledOf(id string, c StoredConfig) Pulled {
+	return Pulled{ID: id, Env: c.Env, Workdir: c.Workdir, Entrypoint: c.Entrypoint}
 }
 
 // denied reports whether the registry refused a request for want of
