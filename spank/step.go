@@ -82,7 +82,10 @@ var requestPrefixes = []string{"_SLURM_SPANK_OPTION_carina_", spankEnvPrefix, "C
 // edited, and it must neither run on the host nor have root read what the
 // options name.
 func stepSpec(sp *C.struct_spank_handle) (option.Spec, bool, error) {
-	js, ok, err := spankLookup(sp, envSpec)
+	js, ok, err := spankLookup(sp, slurmPrefix+envSpec)
+	if err == nil && !ok {
+		js, ok, err = spankLookup(sp, envSpec)
+	}
 	if err != nil {
 		return option.Spec{}, true, err
 	}
@@ -162,7 +165,8 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 			return err
 		}
 		ref = img.Source()
-		if pin := inheritedFrom(img, spankGetenv(sp, envResolvedFrom), spankGetenv(sp, envResolved)); pin != "" {
+		lookup := func(n string) (string, bool) { return spankGetenvOK(sp, n) }
+		if pin := inheritedFrom(img, getJobVar(lookup, envResolvedFrom), getJobVar(lookup, envResolved)); pin != "" {
 			ref = pin // pinned once for the whole job on the submit side
 		}
 	}

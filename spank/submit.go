@@ -38,6 +38,42 @@ const (
 	envResolved     = "CARINA_RESOLVED"      // that reference at its digest
 )
 
+// slurmPrefix: a second name for each variable carina hands to the
+// steps. Slurm passes a step every SLURM_* variable of the submitting
+// environment even under --export=NONE (measured with srun and sbatch,
+// Slurm 22.05), so under this name the settings and the pin reach the
+// steps of an `sbatch --export=NONE` job too. SLURM_SPANK_ is the part of
+// Slurm's names it leaves to SPANK plugins.
+const slurmPrefix = "SLURM_SPANK_"
+
+// setJobVar sets a variable carina hands to the steps, in this command's
+// environment, under its own name (the tasks see it so) and under
+// slurmPrefix (the nodes read that one first). Both are set, so a nested
+// command never passes on the copy its job got from sbatch or salloc.
+func setJobVar(name, value string) error {
+	for _, n := range []string{name, slurmPrefix + name} {
+		if err := os.Setenv(n, value); err != nil {
+			return fmt.Errorf("setting %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// lookupJobVar reads a variable carina handed to the steps from an
+// environment: its copy under slurmPrefix first (the one --export cannot
+// drop), else its own name.
+func lookupJobVar(lookup func(string) (string, bool), name string) (string, bool) {
+	if v, ok := lookup(slurmPrefix + name); ok {
+		return v, true
+	}
+	return lookup(name)
+}
+
+func getJobVar(lookup func(string) (string, bool), name string) string {
+	v, _ := lookupJobVar(lookup, name)
+	return v
+}
+
 // carinaSubmit validates the options and pins the image (before any
 // allocation). A failure stops the command with one carina: line.
 //
@@ -55,7 +91,7 @@ func carinaSubmit() C.int {
 // any node work), pins the image to its digest once for the whole job and,
 // when this host can write the user's shared image store, pulls it there
 // with progress on the terminal, so that the nodes find it and fetch
-// nothing. The settings travel to the nodes in CARINA_SPEC.
+// nothing. The settings travel to the nodes in CARINA_SPEC (setJobVar).
 func submit() error {
 	c := currentConfig()
 	cwd, _ := os.Getwd()
@@ -74,8 +110,8 @@ func submit() error {
 		if err != nil {
 			return err
 		}
-		if err := os.Setenv(envSpec, none); err != nil {
-			return fmt.Errorf("setting %s: %w", envSpec, err)
+		if err := setJobVar(envSpec, none); err != nil {
+			return err
 		}
 		if len(stray) > 0 {
 			log.Info("carina: ignoring " + strings.Join(stray, ", ") + ": no --container-image or --container-name")
@@ -100,7 +136,7 @@ func submit() error {
 			return err
 		}
 	}
-	return os.Setenv(envSpec, js)
+	return setJobVar(envSpec, js)
 }
 
 // buildSpec computes the step's settings from the options (the command
@@ -147,10 +183,10 @@ func pinImage(c config.Config, value, cwd string) error {
 			}
 		}
 	}
-	if err := os.Setenv(envResolvedFrom, img.Source()); err != nil {
-		return fmt.Errorf("setting %s: %w", envResolvedFrom, err)
+	if err := setJobVar(envResolvedFrom, img.Source()); err != nil {
+		return err
 	}
-	return os.Setenv(envResolved, pin)
+	return setJobVar(envResolved, pin)
 }
 
 // jobPinned pins img once per job: a step inside an allocation (srun in
@@ -223,7 +259,7 @@ func submitAuth() *regauth.Env {
 // inherited returns the pinned form of img that the environment carries
 // (set by the sbatch or salloc of this job), or "".
 func inherited(img option.Image) string {
-	return inheritedFrom(img, os.Getenv(envResolvedFrom), os.Getenv(envResolved))
+	return inheritedFrom(img, getJobVar(os.LookupEnv, envResolvedFrom), getJobVar(os.LookupEnv, envResolved))
 }
 
 func inheritedFrom(img option.Image, from, pin string) string {
