@@ -21,6 +21,7 @@ HOOK_MARKER_DIR=/var/lib/carina-test/hook-markers # the test hook writes one fil
 CDI_ENV=CARINA_TEST_CDI                       # the variable the test CDI spec injects with any of its GPUs
 REGISTRY_LOG=$LOG_DIR/registry.log  # HTTP access log, combined format, one line per request
 AUTH_REGISTRY=127.0.0.1:5001        # a second registry: TLS (the cluster's own CA in certs.d) and htpasswd
+SLOW_REGISTRY=127.0.0.1:5003        # where a fault test runs test/slowregistry (plain HTTP, blobs held)
 AUTH_DIR=$VAR_DIR/auth-registry     # its storage, certificates, htpasswd and the test password
 AUTH_USER=carina-auth               # its one account (the password is made once, in $AUTH_DIR/password)
 AUTH_IMAGE=$AUTH_REGISTRY/private/debian:12 # the debian test image, pushed there

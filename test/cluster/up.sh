@@ -142,15 +142,13 @@ jq -n --arg dir "$HOOK_MARKER_DIR" '{
 # mounts a /dev/shm of its own in every carina container (entrypoint
 # /.carina-init), as each node of a real cluster has; the tasks of a node
 # share it. createContainer: in the container's namespaces, before
-# pivot_root, with the container's root as working directory.
-write_file /usr/local/lib/carina-test/sim-node.sh 0755 <<'EOF' || true
-#!/bin/sh
-# carina test cluster (test/cluster/up.sh): one /dev/shm per node container.
-exec mount -t tmpfs -o nosuid,nodev,mode=1777 carina-sim-shm dev/shm
-EOF
+# pivot_root, with the container's root as working directory; a command
+# the hook runs by name is looked up in the image, which may have none (the
+# shell-less image), so the hook is the host's static busybox itself.
+rm -f /usr/local/lib/carina-test/sim-node.sh # the earlier, shell form
 jq -n '{
 	version: "1.0.0",
-	hook: {path: "/usr/local/lib/carina-test/sim-node.sh"},
+	hook: {path: "/bin/busybox", args: ["busybox", "mount", "-t", "tmpfs", "-o", "nosuid,nodev,mode=1777", "carina-sim-shm", "dev/shm"]},
 	when: {commands: ["^/\\.carina-init$"]},
 	stages: ["createContainer"]
 }' | write_file "$HOOKS_DIR/40-carina-sim-node.json" 0644 || true
@@ -192,6 +190,11 @@ write_file /etc/containers/registries.conf.d/50-carina-test.conf <<EOF || true
 # Written by carina test/cluster/up.sh: the test registry speaks plain HTTP.
 [[registry]]
 location = "$CARINA_TEST_REGISTRY"
+insecure = true
+
+# A fault test's slow front of the test registry (test/slowregistry).
+[[registry]]
+location = "$SLOW_REGISTRY"
 insecure = true
 
 # A short-name alias, so that tests can show registries.conf is honoured.
@@ -495,6 +498,7 @@ export CARINA_TEST_HOOK_MARKER_DIR=$HOOK_MARKER_DIR
 export CARINA_TEST_NODES=$NODES
 export CARINA_TEST_REGISTRY_LOG=$REGISTRY_LOG
 export CARINA_TEST_AUTH_REGISTRY=$AUTH_REGISTRY
+export CARINA_TEST_SLOW_REGISTRY=$SLOW_REGISTRY
 export CARINA_TEST_AUTH_IMAGE=$AUTH_IMAGE
 export CARINA_TEST_AUTH_USER=$AUTH_USER
 export CARINA_TEST_AUTH_PASSWORD=$AUTH_PASSWORD
