@@ -10,10 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/user"
 
 	"github.com/carina-hpc/carina/pkg/config"
 	"github.com/carina-hpc/carina/pkg/node"
 	"github.com/carina-hpc/carina/pkg/nodectr"
+	"github.com/carina-hpc/carina/pkg/plan"
 )
 
 func keptCmd(args []string) error {
@@ -48,7 +50,19 @@ func keptCmd(args []string) error {
 	ctx := context.Background()
 	pm := f.Podman(d)
 	if rest[0] == "rm" {
-		return nodectr.RemoveKept(ctx, pm, d, s, rest[1:])
+		if err := nodectr.RemoveKept(ctx, pm, d, s, rest[1:]); err != nil {
+			return err
+		}
+		// Their images are no longer held for them (gc may remove them).
+		names := make([]string, 0, len(rest)-1)
+		for _, n := range rest[1:] {
+			names = append(names, plan.GlobalContainer(s, n))
+		}
+		stores := []string{d.Store}
+		if u, err := user.Current(); err == nil {
+			stores = append(stores, c.ImageStoreFor(s.UID, u.Username))
+		}
+		return node.ReleaseKept(stores, names...)
 	}
 	names, err := nodectr.Kept(ctx, pm, s)
 	if err != nil {

@@ -17,7 +17,7 @@ func pullInUserNS(args []string) error {
 		return err
 	}
 	p, err := pull.Run(context.Background(), r, os.Stderr)
-	if err != nil || r.Init {
+	if err != nil || r.Init || r.GC { // --gc printed its report
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(p)

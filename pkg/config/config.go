@@ -12,6 +12,7 @@
 package config
 
 import (
+	"github.com/carina-hpc/carina/pkg/imagestore"
 	"github.com/carina-hpc/carina/pkg/option"
 
 	"errors"
@@ -28,6 +29,7 @@ type Config struct {
 	Helper          string            // the carina helper binary, executed as the job user
 	RuntimeDir      string            // per node/user runtime state (tmpfs), e.g. /run/carina
 	StoreDir        string            // per node/user container store, e.g. /var/lib/carina
+	StoreLimit      int64             // bytes of images a user's node-local store keeps (automatic gc); 0 = no bound
 	ImageStore      string            // per-user image store shared by all nodes ({uid}, {user}); "" = node-local
 	ImageFormat     string            // how the shared store keeps images: squashfs (default) or overlay
 	SiteStore       string            // an admin's read-only image store every user may start from; "" = none
@@ -162,6 +164,7 @@ var settings = []setting{
 	{"helper", "helper", kString, setPath(func(c *Config) *string { return &c.Helper }, false)},
 	{"runtime_dir", "runtime_dir", kString, setPath(func(c *Config) *string { return &c.RuntimeDir }, false)},
 	{"store_dir", "store_dir", kString, setPath(func(c *Config) *string { return &c.StoreDir }, false)},
+	{"store_limit", "store_limit", kString, setStoreLimit},
 	{"image_store", "image_store", kString, setImageStore},
 	{"image_format", "image_format", kString, setEnum(func(c *Config) *string { return &c.ImageFormat }, "squashfs", "overlay")},
 	{"site_image_store", "site_image_store", kString, setPath(func(c *Config) *string { return &c.SiteStore }, true)},
@@ -277,6 +280,16 @@ func setImageStore(c *Config, v any) error {
 		}
 	}
 	c.ImageStore = s
+	return nil
+}
+
+// setStoreLimit reads store_limit, a byte count such as 20G ("0": none).
+func setStoreLimit(c *Config, v any) error {
+	n, err := imagestore.ParseBytes(v.(string))
+	if err != nil {
+		return errors.New("want a byte count such as 50G, or 0 for no bound")
+	}
+	c.StoreLimit = n
 	return nil
 }
 

@@ -65,6 +65,8 @@ func TestParseArgs(t *testing.T) {
 		{"relative path", []string{"store_dir=var/lib"}, nil, "clean absolute path"},
 		{"unclean path", []string{"store_dir=/var/../lib"}, nil, "clean absolute path"},
 		{"bad duration", []string{"helper_timeout=soon"}, nil, "positive duration"},
+		{"store limit", []string{"store_limit=20G"}, func(c Config) bool { return c.StoreLimit == 20<<30 }, ""},
+		{"bad store limit", []string{"store_limit=lots"}, nil, "want a byte count"},
 		{"negative duration", []string{"helper_timeout=-1s"}, nil, "positive duration"},
 	}
 	for _, tc := range tests {

@@ -21,6 +21,7 @@ var fileValues = map[string]func(Config) any{
 	"helper":              func(c Config) any { return c.Helper },
 	"runtime_dir":         func(c Config) any { return c.RuntimeDir },
 	"store_dir":           func(c Config) any { return c.StoreDir },
+	"store_limit":         func(c Config) any { return strconv.FormatInt(c.StoreLimit, 10) },
 	"image_store":         func(c Config) any { return c.ImageStore },
 	"image_format":        func(c Config) any { return c.ImageFormat },
 	"site_image_store":    func(c Config) any { return c.SiteStore },

@@ -10,12 +10,19 @@
 //	DIR/carina/used/<imageID>            empty; its mtime is when a job last started on the image
 //	DIR/carina/leases/<imageID>/<node>-<job>
 //	                                     empty; one per node and job running the image
+//	DIR/carina/leases/<imageID>/kept@<container>
+//	                                     empty; one per kept global container on the image
 //
 // `carina node up` calls Lease on every node for every job that runs an
 // image, `carina node down` (the job epilog) calls Release, and garbage
 // collection (`carina gc`, `carina rmi`) never removes an image for which
 // InUse is true, and removes the others least recently used first
 // (LastUsed; an image never leased counts as the oldest).
+//
+// A global named container (container_scope = "global") outlives its jobs
+// and is started again on its image's layers, so it holds a lease of its
+// own, KeepLease, from its creation to its removal (ReleaseKept): gc
+// never removes an image a kept container may still start on.
 //
 // Known limitation: a lease is only removed by Release. When a node
 // crashes, or its epilog does not run, the lease stays and the image is
@@ -34,6 +41,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -41,6 +49,8 @@ import (
 var (
 	imageIDRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	// podman's container names, bounded so that a lease name is a file name
+	containerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$`)
 )
 
 // ValidImageID reports an error unless id is a full image id (64
@@ -94,6 +104,40 @@ func Lease(dir, imageID, node string, job uint32) error {
 	return Touch(dir, imageID)
 }
 
+// keptPrefix starts the lease of a kept container: '@' is in no node
+// name, so it cannot be read as a node's job lease.
+const keptPrefix = "kept@"
+
+// KeepLease records that the kept global container named container runs
+// on image imageID: DIR/carina/leases/<imageID>/kept@<container>.
+func KeepLease(dir, imageID, container string) error {
+	if err := checkDir(dir); err != nil {
+		return err
+	}
+	if err := ValidImageID(imageID); err != nil {
+		return err
+	}
+	if !containerRE.MatchString(container) {
+		return fmt.Errorf("invalid container name %q", container)
+	}
+	if err := touch(filepath.Join(leasesDir(dir), imageID), keptPrefix+container); err != nil {
+		return fmt.Errorf("leasing image %.12s for the kept container %s: %w", imageID, container, err)
+	}
+	return nil
+}
+
+// ReleaseKept removes the leases of the kept container named container,
+// on whatever image: it is being removed.
+func ReleaseKept(dir, container string) error {
+	if err := checkDir(dir); err != nil {
+		return err
+	}
+	if !containerRE.MatchString(container) {
+		return fmt.Errorf("invalid container name %q", container)
+	}
+	return removeLease(dir, keptPrefix+container)
+}
+
 // Touch marks imageID used now (DIR/carina/used/<imageID>) without a
 // lease: a pull may call it so that an image pulled for a job still
 // waiting in the queue does not count as never used.
@@ -142,16 +186,20 @@ func Release(dir, node string, job uint32) error {
 	if err := ValidNode(node); err != nil {
 		return err
 	}
+	return removeLease(dir, leaseName(node, job))
+}
+
+// removeLease removes the lease file name of every image.
+func removeLease(dir, name string) error {
 	ids, err := leasedIDs(dir)
 	if err != nil {
 		return err
 	}
-	name := leaseName(node, job)
 	var errs []error
 	for _, id := range ids {
 		d := filepath.Join(leasesDir(dir), id)
 		if err := os.Remove(filepath.Join(d, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("releasing image %.12s for job %d on %s: %w", id, job, node, err))
+			errs = append(errs, fmt.Errorf("releasing image %.12s (%s): %w", id, name, err))
 			continue
 		}
 		// Fails, as it should, while another job still holds a lease.
@@ -277,8 +325,8 @@ func StaleLeases(dir string, olderThan time.Duration) ([]string, error) {
 			return nil, fmt.Errorf("reading the leases of image %.12s: %w", id, err)
 		}
 		for _, e := range entries {
-			if !e.Type().IsRegular() {
-				continue
+			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), keptPrefix) {
+				continue // a kept container's lease lasts as long as the container
 			}
 			fi, err := e.Info()
 			if errors.Is(err, fs.ErrNotExist) {

@@ -259,3 +259,48 @@ func TestLock(t *testing.T) {
 		t.Error("Lock in a missing directory succeeded")
 	}
 }
+
+// TestKeepLease: a kept container's lease keeps its image in use across
+// the job leases coming and going, is never listed as stale, and goes with
+// ReleaseKept alone.
+func TestKeepLease(t *testing.T) {
+	dir := t.TempDir()
+	id := strings.Repeat("c", 64)
+	const ctr = "carina-g-n1-dev"
+	if err := Lease(dir, id, "n1", 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := KeepLease(dir, id, ctr); err != nil {
+		t.Fatal(err)
+	}
+	if err := Release(dir, "n1", 7); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Leases(dir, id); err != nil || len(got) != 1 || got[0] != "kept@"+ctr {
+		t.Fatalf("leases after the job's release = %v, %v; want the kept one", got, err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "carina", "leases", id, "kept@"+ctr), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := StaleLeases(dir, time.Hour); err != nil || len(got) != 0 {
+		t.Errorf("StaleLeases = %v, %v; a kept lease is not stale", got, err)
+	}
+	if err := ReleaseKept(dir, "carina-g-n1-other"); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := InUse(dir, id); !in {
+		t.Error("another container's release freed the image")
+	}
+	if err := ReleaseKept(dir, ctr); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := InUse(dir, id); in || err != nil {
+		t.Errorf("InUse after ReleaseKept = %v, %v", in, err)
+	}
+	for _, bad := range []string{"", "../x", "a/b", strings.Repeat("a", 300)} {
+		if KeepLease(dir, id, bad) == nil || ReleaseKept(dir, bad) == nil {
+			t.Errorf("container name %q accepted", bad)
+		}
+	}
+}

@@ -10,16 +10,14 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/carina-hpc/carina/pkg/config"
@@ -133,21 +131,25 @@ func Up(f Job) (plan.Container, error) {
 		return plan.Container{}, err
 	}
 	f.spec.Mounts = ms
+	ctx := context.Background()
+	global := f.spec.Name != "" && f.scope == "global"
+	name := plan.ContainerName(f.step(), f.containerKey())
+	switch {
+	case global:
+		name = plan.GlobalContainer(f.step(), f.spec.Name)
+	case f.spec.Name != "":
+		name = plan.NamedContainer(f.step(), f.spec.Name)
+	}
+	pre, err := f.prePull(ctx, name)
+	if err != nil {
+		return plan.Container{}, err
+	}
 	s, d, unlock, err := f.Lock()
 	if err != nil {
 		return plan.Container{}, err
 	}
 	defer unlock()
-	ctx := context.Background()
 	pm := f.Podman(d)
-	global := f.spec.Name != "" && f.scope == "global"
-	name := plan.ContainerName(s, f.containerKey())
-	switch {
-	case global:
-		name = plan.GlobalContainer(s, f.spec.Name)
-	case f.spec.Name != "":
-		name = plan.NamedContainer(s, f.spec.Name)
-	}
 	stateFile := filepath.Join(d.Run, name+".json")
 	var saved plan.Container
 	haveState := false
@@ -156,7 +158,7 @@ func Up(f Job) (plan.Container, error) {
 	}
 	// A later step of the job: the container's init still runs (the very
 	// process, by its start time), so it is joined without asking podman.
-	if haveState && saved.Pid > 0 && saved.Start != 0 && processStart(saved.Pid) == saved.Start {
+	if haveState && saved.Pid > 0 && saved.Start != 0 && nodectr.ProcessStart(saved.Pid) == saved.Start {
 		if err := checkNameMode(f.spec, true, global); err != nil {
 			return plan.Container{}, err
 		}
@@ -187,12 +189,15 @@ func Up(f Job) (plan.Container, error) {
 		if err := nodectr.Teardown(ctx, pm, d, name); err != nil {
 			return plan.Container{}, err
 		}
+		if err := ReleaseKept(f.stores(d), name); err != nil {
+			return plan.Container{}, err
+		}
 	}
 	if f.image == "" {
 		return plan.Container{}, fmt.Errorf("no container named %q runs in this job on node %s, and no --container-image was given to create it",
 			f.spec.Name, s.Node)
 	}
-	c, err := f.start(ctx, pm, d, s, name, global)
+	c, err := f.start(ctx, pm, d, s, name, global, pre)
 	if err == nil {
 		err = mounts.Verify(c.Pid, checked)
 	}
@@ -201,9 +206,39 @@ func Up(f Job) (plan.Container, error) {
 	}
 	if err != nil {
 		_ = nodectr.Teardown(ctx, pm, d, name)
+		_ = ReleaseKept(f.stores(d), name)
 		return plan.Container{}, err
 	}
 	return c, nil
+}
+
+// stores are the image stores this node's podman reads: the user's shared
+// one, if any, and the node-local one.
+func (f Job) stores(d plan.Dirs) []string {
+	if f.imageStore != "" && f.imageStore != d.Store {
+		return []string{f.imageStore, d.Store}
+	}
+	return []string{d.Store}
+}
+
+// ReleaseKept drops the leases that kept global containers about to be
+// removed hold on their images (imagestore.KeepLease), in each of stores
+// (the image may be in the shared store or the node-local one). A store
+// that is not there holds none.
+func ReleaseKept(stores []string, names ...string) error {
+	var errs []error
+	for _, dir := range stores {
+		if dir == "" {
+			continue
+		}
+		if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		for _, n := range names {
+			errs = append(errs, imagestore.ReleaseKept(dir, n))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // rejoin hands a later step a container that exists already: a running
@@ -225,7 +260,7 @@ func (f Job) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name st
 		}
 	}
 	c.Pid, c.ID, c.Joined, c.Log, c.Notice, c.Job = st.Pid, st.ID, true, "", "", uint32(f.job)
-	c.Start = processStart(st.Pid)
+	c.Start = nodectr.ProcessStart(st.Pid)
 	if c.Relay && !relay.Running(d.Run, name) {
 		if err := relay.PrepareDir(d.Run, name); err != nil {
 			return c, err
@@ -255,9 +290,43 @@ func checkNameMode(s option.Spec, running, kept bool) error {
 	return nil
 }
 
+// prePull pulls the image of a container this step is about to create
+// (none of that name has state on the node yet) before the node's lock is
+// taken: a pull can take minutes, and another job's epilog needs that lock
+// to remove its own containers within its time limit. The pull holds the
+// image store's own lock and leases the image for the job (Down releases
+// it), so gc leaves it until start uses it. nil when there is nothing to
+// pull here (no image, a squashfs file, the site's store) or a container
+// of that name may exist (start pulls then, as before).
+func (f Job) prePull(ctx context.Context, name string) (*fetched, error) {
+	s := f.step()
+	if err := s.Validate(); err != nil || f.image == "" {
+		return nil, err
+	}
+	d := plan.DirsFor(f.runtimeDir, f.storeDir, s)
+	if _, err := os.Lstat(filepath.Join(d.Run, name+".json")); !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if sqsh, err := squashfs.Path(f.image); err != nil || sqsh != "" {
+		return nil, err
+	}
+	if _, ok := pull.FromSite(f.siteStore, f.image); ok {
+		return nil, nil
+	}
+	if err := f.initImageStore(ctx, d); err != nil {
+		return nil, err
+	}
+	p, err := f.pullOnce(ctx, d, s)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
 // start brings the image where podman can use it (the image store, or a
-// squashfs mounted as a root filesystem) and starts the container.
-func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.Step, name string, global bool) (plan.Container, error) {
+// squashfs mounted as a root filesystem) and starts the container; pre is
+// the image prePull fetched for it, if it did.
+func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.Step, name string, global bool, pre *fetched) (plan.Container, error) {
 	spec := f.containerSpec(name, s)
 	spec.Global = global
 	squash, notice := "", ""
@@ -280,14 +349,26 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 			return plan.Container{}, err
 		}
 	} else {
-		if pulled, err = f.pullOnce(ctx, d, s); err != nil {
-			return plan.Container{}, err
+		if pre == nil {
+			got, err := f.pullOnce(ctx, d, s)
+			if err != nil {
+				return plan.Container{}, err
+			}
+			pre = &got
 		}
+		pulled, notice = pre.Pulled, pre.notice
 		if f.storeMissing != "" {
-			notice = fmt.Sprintf("carina: %s: the shared image store %s is not visible on this node; "+
-				"%s was pulled into the node's own store instead (each such node pulls for itself)", s.Node, f.storeMissing, f.image)
+			notice = addLine(notice, fmt.Sprintf("carina: %s: the shared image store %s is not visible on this node; "+
+				"%s was pulled into the node's own store instead (each such node pulls for itself)", s.Node, f.storeMissing, f.image))
 		}
 		spec.ImageID = pulled.ID
+		if global {
+			// Kept after the job, started again on these layers: the
+			// image is in use for as long as the container exists.
+			if err := imagestore.KeepLease(f.imageStoreDir(d), pulled.ID, name); err != nil {
+				return plan.Container{}, err
+			}
+		}
 		if pulled.Squash != "" && !global {
 			// The squashed image: one read-only file from the shared
 			// store, mounted here, instead of its layers. (A kept global
@@ -323,7 +404,7 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 		// The image's files are the user's; podman's overlay gives "/"
 		// to another uid. Without the fix only "/" itself stays closed.
 		if err := squashfs.OwnRoot(ctx, pm, st.Pid); err != nil {
-			notice = strings.TrimPrefix(notice+"\n", "\n") + fmt.Sprintf("carina: %s: %v; files cannot be created in / itself", s.Node, err)
+			notice = addLine(notice, fmt.Sprintf("carina: %s: %v; files cannot be created in / itself", s.Node, err))
 		}
 	}
 	env := pulled.Env
@@ -336,7 +417,7 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 		}
 		env = append(slices.Clip(env), nodectr.AddedEnv(oci, pulled.Env, spec.Env)...)
 	}
-	c := plan.Container{Name: name, ID: id, Pid: st.Pid, Start: processStart(st.Pid), ImageID: pulled.ID, Env: env,
+	c := plan.Container{Name: name, ID: id, Pid: st.Pid, Start: nodectr.ProcessStart(st.Pid), ImageID: pulled.ID, Env: env,
 		Workdir: pulled.Workdir,
 		Unshare: f.spec.Unshare, Relay: f.relayBin != "", Job: s.JobID, Global: global, Squash: squash, Notice: notice}
 	if f.spec.Entrypoint && len(pulled.Entrypoint) > 0 {
@@ -436,6 +517,9 @@ func Down(f Job) error {
 			continue
 		}
 		relay.Stop(d.Run, n, true)
+		if _, err := nodectr.EndJoined(d, n); err != nil {
+			return err
+		}
 		if err := pm.Stop(ctx, n); err != nil {
 			return err
 		}
@@ -478,30 +562,6 @@ func writeJSONAtomic(path string, v any) error {
 		return err
 	}
 	return nodectr.WriteFileAtomic(path, b)
-}
-
-// processStart is the start time of pid (field 22 of /proc/PID/stat, in
-// clock ticks since boot), which tells a process from a later one that
-// got its pid; 0 when pid does not run.
-func processStart(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; count from its ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0
-	}
-	n, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return 0
-	}
-	return n
 }
 
 // storeGraph is the containers/storage graph root inside an image store
@@ -552,11 +612,11 @@ func (f Job) imageStoreDir(d plan.Dirs) string {
 // store's lock: with a shared store one node pulls while the others wait
 // and then find the image there. The job's lease on the image is taken
 // under the same lock, so gc can never remove it in between.
-func (f Job) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (image.Pulled, error) {
+func (f Job) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (fetched, error) {
 	dir := f.imageStoreDir(d)
 	unlock, err := imagestore.Lock(filepath.Join(dir, imagestore.LockFile))
 	if err != nil {
-		return image.Pulled{}, err
+		return fetched{}, err
 	}
 	defer unlock()
 	runroot := d.RunRoot // the node-local store is podman's own
@@ -570,12 +630,56 @@ func (f Job) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (image.Pull
 	p, err := pull.Subordinate(ctx, pull.Request{Root: storeGraph(dir), RunRoot: runroot, Ref: f.image, Retry: *f.retry, SquashDir: squash,
 		AuthFiles: f.authFiles}, nil)
 	if err != nil {
-		return image.Pulled{}, err
+		return fetched{}, err
 	}
 	if err := imagestore.Lease(dir, p.ID, s.Node, s.JobID); err != nil {
-		return image.Pulled{}, fmt.Errorf("recording that job %d uses image %.12s: %w", s.JobID, p.ID, err)
+		return fetched{}, fmt.Errorf("recording that job %d uses image %.12s: %w", s.JobID, p.ID, err)
 	}
-	return p, nil
+	got := fetched{Pulled: p}
+	if f.imageStore == "" && f.site.StoreLimit > 0 {
+		got.notice = f.boundLocalStore(ctx, s.Node, dir, runroot)
+	}
+	return got, nil
+}
+
+// fetched is an image pullOnce brought into this node's store, with what
+// the user is told of it ("" or carina: lines).
+type fetched struct {
+	image.Pulled
+	notice string
+}
+
+// boundLocalStore is the node-local store's automatic gc (store_limit):
+// after a pull, the images no job, kept container or container of the
+// store uses are removed, least recently used first, until the store
+// holds at most the limit. It runs under the store's lock, after the job's
+// lease on the image it pulled. What it removed, or that it failed, is
+// said on the user's terminal; a failed gc costs the step nothing (the
+// next pull tries again).
+func (f Job) boundLocalStore(ctx context.Context, node, dir, runroot string) string {
+	limit := imagestore.HumanBytes(f.site.StoreLimit)
+	rep, err := pull.Collect(ctx, pull.Request{Root: storeGraph(dir), RunRoot: runroot, KeepBytes: f.site.StoreLimit})
+	switch {
+	case err != nil:
+		return fmt.Sprintf("carina: %s: keeping your node-local image store within the site's store_limit (%s) failed: %v", node, limit, err)
+	case len(rep.Removed) > 0:
+		what := "image"
+		if len(rep.Removed) > 1 {
+			what = "images"
+		}
+		return fmt.Sprintf("carina: %s: your node-local image store is bounded by the site's store_limit (%s): "+
+			"removed %d unused %s, least recently used first (%s freed, %s kept)",
+			node, limit, len(rep.Removed), what, imagestore.HumanBytes(rep.FreedBytes), imagestore.HumanBytes(rep.AfterBytes))
+	}
+	return ""
+}
+
+// addLine appends line to the notice text (one carina: line each).
+func addLine(text, line string) string {
+	if text == "" {
+		return line
+	}
+	return text + "\n" + line
 }
 
 // Save writes the running container name's filesystem to out as a

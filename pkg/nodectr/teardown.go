@@ -2,6 +2,7 @@ package nodectr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,9 +14,16 @@ import (
 )
 
 // Teardown removes containers and whatever was started or mounted for
-// them: their relay servers, squashfs mounts and state files.
+// them: the tasks still joined to them (EndJoined), their relay servers,
+// squashfs mounts and state files.
 func Teardown(ctx context.Context, p Podman, d plan.Dirs, names ...string) error {
-	err := p.Remove(ctx, names...)
+	var errs []error
+	for _, n := range names {
+		if _, err := EndJoined(d, n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	err := errors.Join(append(errs, p.Remove(ctx, names...))...)
 	for _, n := range names {
 		relay.Stop(d.Run, n, false)
 		squashfs.Unmount(ctx, p, d, n)

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
 	"github.com/carina-hpc/carina/pkg/runas"
+	"github.com/carina-hpc/carina/pkg/userstore"
 )
 
 // Internal is the hidden subcommand that pulls inside the user namespace.
@@ -40,16 +42,24 @@ type Request struct {
 	Root, RunRoot string // the store's graph root and a run root
 	Ref           string // the image; "" with Init
 	Init          bool   // only create the store (its lock files), pull nothing
-	Retry         image.Retry
-	SquashDir     string   // also keep the image squashed in this image store (its carina/squash/)
-	Site          bool     // and record it in that store's site index (an admin's store every user reads)
-	AuthFiles     []string // the user's credential files, in podman's order (regauth.Env.Files)
+	// GC: pull nothing; remove the unused images of the store whose graph
+	// root is Root, least recently used first, until they take at most
+	// KeepBytes (the node-local store's automatic gc, store_limit).
+	GC        bool
+	KeepBytes int64
+	Retry     image.Retry
+	SquashDir string   // also keep the image squashed in this image store (its carina/squash/)
+	Site      bool     // and record it in that store's site index (an admin's store every user reads)
+	AuthFiles []string // the user's credential files, in podman's order (regauth.Env.Files)
 }
 
 // Args is the command line of r, Internal first.
 func (r Request) Args() []string {
 	if r.Init {
 		return []string{Internal, "--init", "--root", r.Root, "--runroot", r.RunRoot}
+	}
+	if r.GC {
+		return []string{Internal, "--gc", "--keep-bytes", strconv.FormatInt(r.KeepBytes, 10), "--root", r.Root, "--runroot", r.RunRoot}
 	}
 	args := []string{Internal, "--root", r.Root, "--runroot", r.RunRoot,
 		"--retries", strconv.Itoa(r.Retry.Attempts), "--retry-delay", r.Retry.Delay.String()}
@@ -72,6 +82,8 @@ func ParseRequest(args []string) (Request, error) {
 	fs.StringVar(&r.Root, "root", "", "graph root")
 	fs.StringVar(&r.RunRoot, "runroot", "", "run root")
 	fs.BoolVar(&r.Init, "init", false, "only create the store (its lock files), pull nothing")
+	fs.BoolVar(&r.GC, "gc", false, "pull nothing: remove unused images until the store meets --keep-bytes")
+	fs.Int64Var(&r.KeepBytes, "keep-bytes", 0, "with --gc, the bytes of images the store keeps at most")
 	fs.IntVar(&r.Retry.Attempts, "retries", r.Retry.Attempts, "tries in all for transient registry errors")
 	fs.DurationVar(&r.Retry.Delay, "retry-delay", r.Retry.Delay, "first wait between tries (doubles, plus jitter)")
 	fs.StringVar(&r.SquashDir, "squash-dir", "", "also keep the image squashed in this image store (its carina/squash/)")
@@ -84,11 +96,11 @@ func ParseRequest(args []string) (Request, error) {
 		return Request{}, err
 	}
 	want := 1
-	if r.Init {
+	if r.Init || r.GC {
 		want = 0
 	}
-	if r.Root == "" || r.RunRoot == "" || fs.NArg() != want {
-		return Request{}, fmt.Errorf("%s: --root, --runroot and one image reference (or --init) are required", Internal)
+	if r.Root == "" || r.RunRoot == "" || fs.NArg() != want || (r.Init && r.GC) || (r.GC && r.KeepBytes < 0) {
+		return Request{}, fmt.Errorf("%s: --root, --runroot and one image reference (or --init, or --gc) are required", Internal)
 	}
 	r.Ref = fs.Arg(0)
 	return r, nil
@@ -111,6 +123,15 @@ func Run(ctx context.Context, r Request, progress io.Writer) (image.Pulled, erro
 			return image.Pulled{}, fmt.Errorf("initialising the image store %s: %w", r.Root, err)
 		}
 		return image.Pulled{}, nil
+	}
+	if r.GC {
+		// The image store directory holds the graph root and carina's
+		// bookkeeping (imagestore.GraphDir).
+		rep, err := userstore.Collect(st, filepath.Dir(r.Root), imagestore.Keep{Bytes: r.KeepBytes, Images: -1}, false)
+		if err != nil {
+			return image.Pulled{}, err
+		}
+		return image.Pulled{}, json.NewEncoder(os.Stdout).Encode(rep)
 	}
 	p, err := image.Pull(ctx, st, r.Ref, progress, r.Retry, image.Credentials(r.AuthFiles))
 	if err != nil {
@@ -157,6 +178,21 @@ func Subordinate(ctx context.Context, r Request, progress io.Writer) (image.Pull
 		return image.Pulled{}, fmt.Errorf("pull of %s: unreadable result", r.Ref)
 	}
 	return p, nil
+}
+
+// Collect runs the gc r (r.GC) in a child inside the user namespace and
+// returns what it removed. The caller holds the store's lock.
+func Collect(ctx context.Context, r Request) (imagestore.GCReport, error) {
+	var out bytes.Buffer
+	r.GC = true
+	if err := runChild(ctx, &out, nil, r.Args()); err != nil {
+		return imagestore.GCReport{}, err
+	}
+	var rep imagestore.GCReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		return rep, fmt.Errorf("gc of %s: unreadable result", r.Root)
+	}
+	return rep, nil
 }
 
 // Init creates the store at root, in a child inside the user namespace,

@@ -68,6 +68,8 @@ func TestRequestArgs(t *testing.T) {
 				"--auth-file /home/u/.config/containers/auth.json --auth-file /home/u/.docker/config.json r.example/a:1"},
 		{Request{Root: "/s/storage", RunRoot: "/run/x/image-store", Init: true, Retry: image.DefaultRetry},
 			"__pull --init --root /s/storage --runroot /run/x/image-store"},
+		{Request{Root: "/l/storage", RunRoot: "/run/x/storage", GC: true, KeepBytes: 20 << 20, Retry: image.DefaultRetry},
+			"__pull --gc --keep-bytes 20971520 --root /l/storage --runroot /run/x/storage"},
 	}
 	for _, tc := range tests {
 		args := tc.r.Args()
@@ -82,6 +84,8 @@ func TestRequestArgs(t *testing.T) {
 	for _, bad := range [][]string{
 		{"--runroot", "/r", "a"}, {"--root", "/s", "a"}, {"--root", "/s", "--runroot", "/r"},
 		{"--root", "/s", "--runroot", "/r", "--init", "a"}, {"--root", "/s", "--runroot", "/r", "a", "b"},
+		{"--root", "/s", "--runroot", "/r", "--gc", "a"}, {"--root", "/s", "--runroot", "/r", "--gc", "--init"},
+		{"--root", "/s", "--runroot", "/r", "--gc", "--keep-bytes", "-1"},
 	} {
 		if _, err := ParseRequest(bad); err == nil || !strings.Contains(err.Error(), "are required") {
 			t.Errorf("ParseRequest(%q): %v", bad, err)

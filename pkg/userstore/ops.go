@@ -41,6 +41,8 @@ type storeImage struct {
 	image.StoredImage
 	lastUsed time.Time
 	leases   []string
+	// container: a container of the store is made from the image
+	container bool
 }
 
 func (s storeImage) row() imagestore.Row {
@@ -53,6 +55,16 @@ func readStore(st storage.Store, dir string) ([]storeImage, error) {
 	if err != nil {
 		return nil, err
 	}
+	// In a node-local store podman's own containers sit beside the
+	// images: an image a container is made from is in use as well.
+	ctrs, err := st.Containers()
+	if err != nil {
+		return nil, fmt.Errorf("listing the store's containers: %w", err)
+	}
+	byCtr := map[string]bool{}
+	for _, c := range ctrs {
+		byCtr[c.ImageID] = true
+	}
 	out := make([]storeImage, 0, len(stored))
 	for _, s := range stored {
 		last, err := imagestore.LastUsed(dir, s.ID)
@@ -63,7 +75,7 @@ func readStore(st storage.Store, dir string) ([]storeImage, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, storeImage{StoredImage: s, lastUsed: last, leases: leases})
+		out = append(out, storeImage{StoredImage: s, lastUsed: last, leases: leases, container: byCtr[s.ID]})
 	}
 	return out, nil
 }
@@ -90,7 +102,7 @@ func List(st storage.Store, dir string) ([]imagestore.Row, error) {
 func gcImages(images []storeImage) []imagestore.Image {
 	out := make([]imagestore.Image, 0, len(images))
 	for _, s := range images {
-		im := imagestore.Image{ID: s.ID, Size: s.Size, Created: s.Created, LastUsed: s.lastUsed, InUse: len(s.leases) > 0}
+		im := imagestore.Image{ID: s.ID, Size: s.Size, Created: s.Created, LastUsed: s.lastUsed, InUse: len(s.leases) > 0 || s.container}
 		for _, l := range s.Layers {
 			im.Layers = append(im.Layers, imagestore.Layer{ID: l.ID, Size: l.Size})
 		}

@@ -312,3 +312,34 @@ func TestOwner(t *testing.T) {
 		t.Fatal("switched again inside the user namespace")
 	}
 }
+
+// TestCollectSparesContainerImages: in a node-local store podman's
+// containers sit beside the images; gc (store_limit's too) never removes
+// an image a container of the store is made from, lease or not.
+func TestCollectSparesContainerImages(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a containers/storage store without a user namespace")
+	}
+	dir, layoutDir := t.TempDir(), t.TempDir()
+	o := ociLayout{dir: layoutDir, t: t}
+	o.write(map[string][][]byte{
+		"a": {o.layer(map[string]string{"a.txt": strings.Repeat("a", 3000)})},
+		"c": {o.layer(map[string]string{"c.txt": strings.Repeat("c", 7000)})},
+	})
+	st, err := image.Store{GraphRoot: imagestore.GraphDir(dir), RunRoot: t.TempDir(), Driver: "vfs"}.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = st.Shutdown(true) }()
+	a, c := copyIn(t, st, layoutDir, "a"), copyIn(t, st, layoutDir, "c")
+	if _, err := st.CreateContainer("", []string{"carina-g-n1-dev"}, c, "", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	report, err := Collect(st, dir, imagestore.Keep{Bytes: 0, Images: -1}, false)
+	if err != nil || len(report.Removed) != 1 || report.Removed[0].ID != a {
+		t.Fatalf("gc = %+v, %v; want a removed, c kept", report, err)
+	}
+	if ids := storeIDs(t, st); len(ids) != 1 || !ids[c] {
+		t.Errorf("after gc: %v", ids)
+	}
+}

@@ -133,3 +133,48 @@ global_scope() {
 	global_scope off
 	assert_clean
 }
+
+# debian_id: the id of the debian test image in the user's store ("" when none).
+debian_id() {
+	carina images --format json | jq -r '[.[] | select(any(.names[]; test("/debian[:@]")))][0].id // ""'
+}
+
+@test "container_scope = global: a kept container keeps its image through carina gc, restarted meanwhile, until it is removed" {
+	global_scope on
+	run as_user srun -N1 -w n1 --container-image="$IMG" --container-name=gckeep --container-remap-root touch /kept-through-gc
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_for 30 no_user_procs
+	id=$(debian_id)
+	[ -n "$id" ]
+	# No job holds the image now, only the kept container.
+	carina images --format json | jq -e --arg id "$id" \
+		'.[] | select(.id == $id) | .in_use and .leases == ["kept@carina-g-n1-gckeep"]'
+	# gc with no bound removes every unused image, while a later job starts
+	# the kept container again: the image stays, the job runs on it.
+	as_user srun -N1 -w n1 --container-name=gckeep bash -c 'test -e /kept-through-gc && sleep 2 && echo restarted' \
+		>"$BATS_TEST_TMPDIR/job.out" 2>&1 &
+	job=$!
+	run carina gc --format json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait "$job" || { cat "$BATS_TEST_TMPDIR/job.out"; return 1; }
+	grep -q restarted "$BATS_TEST_TMPDIR/job.out"
+	[ "$(debian_id)" = "$id" ]
+	wait_for 30 no_user_procs
+	run carina gc --format json
+	[ "$status" -eq 0 ]
+	[ "$(debian_id)" = "$id" ]
+	# Removed, the container no longer holds it: gc takes it.
+	run as_user srun -N1 -w n1 /usr/local/lib/carina/carina kept rm gckeep
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_for 30 no_user_procs
+	run carina gc --format json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	jq -e --arg id "$id" 'any(.removed[]; .id == $id)' <<<"$output"
+	[ -z "$(debian_id)" ]
+	global_scope off
+	assert_clean
+}

@@ -1,4 +1,4 @@
-package node
+package nodectr
 
 import (
 	"os"
@@ -6,13 +6,13 @@ import (
 )
 
 func TestProcessStart(t *testing.T) {
-	if processStart(os.Getpid()) == 0 {
+	if ProcessStart(os.Getpid()) == 0 {
 		t.Fatal("no start time for this process")
 	}
-	if processStart(os.Getpid()) != processStart(os.Getpid()) {
+	if ProcessStart(os.Getpid()) != ProcessStart(os.Getpid()) {
 		t.Fatal("start time changed")
 	}
-	if got := processStart(1 << 30); got != 0 {
+	if got := ProcessStart(1 << 30); got != 0 {
 		t.Fatalf("start time %d for a pid that cannot exist", got)
 	}
 }
