@@ -7,7 +7,7 @@ HELPER_TAGS := containers_image_openpgp exclude_graphdriver_btrfs
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_SOURCES := $(shell find spank cgo pkg cmd -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 
-.PHONY: all build install deps bench cluster-up cluster-down demo test unit fuzz e2e lint clean
+.PHONY: all build install deps bench cluster-up cluster-down demo test unit fuzz e2e soak lint clean
 
 all: build
 
@@ -93,11 +93,18 @@ fuzz:
 e2e:
 	bats --tap test/e2e
 
+# Many jobs ending every way a job ends, then zero left behind (test/soak.sh);
+# make test runs a short form (SOAK_JOBS=20) after the end-to-end tests.
+SOAK_JOBS ?= 100
+soak: cluster-up
+	CARINA_SOAK_JOBS=$(SOAK_JOBS) test/soak.sh
+
 # The whole suite: build, lint, unit tests, a short fuzz run (about 40 s),
-# then the real cluster for the end-to-end tests; the cluster is stopped
-# again whatever the outcome.
+# then the real cluster for the end-to-end tests and a short soak; the
+# cluster is stopped again whatever the outcome.
 test: deps build lint unit fuzz
-	@rc=0; $(MAKE) --no-print-directory cluster-up && $(MAKE) --no-print-directory e2e || rc=$$?; \
+	@rc=0; $(MAKE) --no-print-directory cluster-up && $(MAKE) --no-print-directory e2e && \
+		CARINA_SOAK_JOBS=20 test/soak.sh || rc=$$?; \
 	$(MAKE) --no-print-directory cluster-down || rc=$$((rc ? rc : 1)); exit $$rc
 
 # Benchmarks print figures (docs/PERFORMANCE.md); they are not tests.
