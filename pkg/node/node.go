@@ -375,7 +375,16 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 			// container runs on the layers, which need no mount to
 			// start again.)
 			if spec.RootFS, err = squashfs.Mount(ctx, pm, d, name, pulled.Squash); err != nil {
-				return plan.Container{}, err
+				// A damaged file (the shared filesystem's fault, or a
+				// hand's): made again from the image's layers, once.
+				if err = f.resquash(ctx, d, s, pulled.Squash, err); err != nil {
+					return plan.Container{}, err
+				}
+				notice = addLine(notice, fmt.Sprintf("carina: %s: the squashfs of image %.12s in your image store could not "+
+					"be mounted; it was made again from the image's layers", s.Node, pulled.ID))
+				if spec.RootFS, err = squashfs.Mount(ctx, pm, d, name, pulled.Squash); err != nil {
+					return plan.Container{}, err
+				}
 			}
 		}
 	}
@@ -640,6 +649,33 @@ func (f Job) pullOnce(ctx context.Context, d plan.Dirs, s plan.Step) (fetched, e
 		got.notice = f.boundLocalStore(ctx, s.Node, dir, runroot)
 	}
 	return got, nil
+}
+
+// resquash replaces the shared store's squashfs file of an image that
+// failed to mount (mountErr): under the store's lock, unless another node
+// has replaced (or removed) it meanwhile, the file is removed, and
+// pullOnce squashes the image again from its layers (a pull that finds the
+// image stored) or finds it made by that other node.
+func (f Job) resquash(ctx context.Context, d plan.Dirs, s plan.Step, file string, mountErr error) error {
+	// Missing is as bad: another node is making it again right now.
+	bad, badErr := os.Stat(file)
+	dir := f.imageStoreDir(d)
+	unlock, err := imagestore.Lock(filepath.Join(dir, imagestore.LockFile))
+	if err != nil {
+		return err
+	}
+	if cur, err := os.Stat(file); badErr == nil && err == nil && os.SameFile(bad, cur) {
+		err = os.Remove(file)
+		if err != nil {
+			unlock()
+			return fmt.Errorf("%w; removing the damaged file: %v", mountErr, err)
+		}
+	}
+	unlock()
+	if _, err := f.pullOnce(ctx, d, s); err != nil {
+		return fmt.Errorf("%w; making it again: %v", mountErr, err)
+	}
+	return nil
 }
 
 // fetched is an image pullOnce brought into this node's store, with what

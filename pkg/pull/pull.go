@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/unshare"
@@ -171,7 +172,7 @@ func recordSite(st storage.Store, dir string, p image.Pulled) error {
 func Subordinate(ctx context.Context, r Request, progress io.Writer) (image.Pulled, error) {
 	var out bytes.Buffer
 	if err := runChild(ctx, &out, progress, r.Args()); err != nil {
-		return image.Pulled{}, err
+		return image.Pulled{}, explainFull(err, "pulling "+r.Ref, r.Root)
 	}
 	var p image.Pulled
 	if err := json.Unmarshal(out.Bytes(), &p); err != nil || p.ID == "" {
@@ -198,7 +199,7 @@ func Collect(ctx context.Context, r Request) (imagestore.GCReport, error) {
 // Init creates the store at root, in a child inside the user namespace,
 // so that podman can open it as an image store before anything was pulled.
 func Init(ctx context.Context, root, runroot string) error {
-	return runChild(ctx, nil, nil, Request{Root: root, RunRoot: runroot, Init: true}.Args())
+	return explainFull(runChild(ctx, nil, nil, Request{Root: root, RunRoot: runroot, Init: true}.Args()), "creating the image store", root)
 }
 
 // runChild runs this binary with args; its standard output goes to out.
@@ -220,12 +221,49 @@ func runChild(ctx context.Context, out *bytes.Buffer, progress io.Writer, args [
 		cmd.Stdout = out
 	}
 	if err := cmd.Run(); err != nil {
+		// containers/storage unpacks layers in a child of its own, whose
+		// "no space left on device" reaches only this standard error:
+		// the error that comes back says "unpacking failed".
+		full := strings.Contains(strings.ToLower(stderr.String()), noSpace)
 		if l := runas.LastCarinaLine(stderr.String()); l != "" {
-			return errors.New(strings.TrimSpace(strings.TrimPrefix(l, "carina:")))
+			err = errors.New(strings.TrimSpace(strings.TrimPrefix(l, "carina:")))
+		} else {
+			err = fmt.Errorf("%s failed: %v: %s", Internal, err, strings.TrimSpace(stderr.String()))
 		}
-		return fmt.Errorf("%s failed: %v: %s", Internal, err, strings.TrimSpace(stderr.String()))
+		if full {
+			return &storeFullError{err: err}
+		}
+		return err
 	}
 	return nil
+}
+
+// noSpace is how ENOSPC reads in an error's text (mksquashfs capitalises it).
+var noSpace = syscall.ENOSPC.Error()
+
+// storeFullError is a child's failure on a store whose filesystem is full.
+type storeFullError struct{ err error }
+
+func (e *storeFullError) Error() string { return e.err.Error() }
+func (e *storeFullError) Unwrap() error { return e.err }
+
+// explainFull turns a failure on a full store into one line that says so,
+// with the room left on the store's filesystem and what to do; any other
+// error is returned as it is.
+func explainFull(err error, what, root string) error {
+	var full *storeFullError
+	if !errors.As(err, &full) {
+		return err
+	}
+	// What was written is gone again by now (the failed layer, a partial
+	// squashfs): the filesystem's size is what tells.
+	size := ""
+	var fs syscall.Statfs_t
+	if syscall.Statfs(root, &fs) == nil {
+		size = " on its " + imagestore.HumanBytes(int64(fs.Blocks)*fs.Bsize) + " filesystem"
+	}
+	return fmt.Errorf("%s: the image store %s ran out of space (no space left on device%s): "+
+		"remove images with carina gc or carina rmi, or ask your site for room", what, filepath.Dir(root), size)
 }
 
 // pinnedDigest is the manifest digest of a registry reference pinned as

@@ -3,6 +3,7 @@ package pull
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -213,5 +214,32 @@ func TestToStore(t *testing.T) {
 	if _, err := ToStore(ctx, Options{Store: store, Ref: "r.example/a:1"}, &log); err == nil ||
 		err.Error() != "image r.example/a:1: registry unreachable" {
 		t.Errorf("a failed pull: %v", err)
+	}
+}
+
+// TestExplainFull: a child that failed on a full store is said to have run
+// out of space, naming the store; any other failure is passed on as it is.
+func TestExplainFull(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "storage")
+	if err := os.Mkdir(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	other := errors.New("unpacking failed (error: exit status 2; output: )")
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{&storeFullError{err: other}, "pulling r/a:1: the image store " + filepath.Dir(root) + " ran out of space (no space left on device on its "},
+		{other, other.Error()},
+		{nil, ""},
+	}
+	for _, tc := range tests {
+		got := explainFull(tc.err, "pulling r/a:1", root)
+		switch {
+		case tc.err == nil && got != nil:
+			t.Errorf("explainFull(nil) = %v", got)
+		case tc.err != nil && !strings.HasPrefix(got.Error(), tc.want):
+			t.Errorf("explainFull(%v) = %q, want it to start with %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ setup_file() {
 }
 
 teardown() {
+	! mountpoint -q "$CARINA_TEST_IMAGE_STORE" || umount "$CARINA_TEST_IMAGE_STORE"
 	[[ ! -f $BATS_FILE_TMPDIR/slowregistry.pid ]] || kill "$(cat "$BATS_FILE_TMPDIR/slowregistry.pid")" 2>/dev/null || true
 	rm -f "$BATS_FILE_TMPDIR/slowregistry.pid"
 	[[ ! -f $BATS_FILE_TMPDIR/carina.toml ]] || mv "$BATS_FILE_TMPDIR/carina.toml" "$TOML"
@@ -123,5 +124,46 @@ local_images() {
 	[ "$(grep -c '^12\.' "$out")" -eq 3 ]
 	grep -q '^/scratch' "$out"
 	rm -f "$out"
+	assert_clean
+}
+
+@test "a full image store: srun says so in one line, makes no job, and leaves a store that lists and works once there is room" {
+	no_store
+	# The user's store on a filesystem too small for the debian image.
+	install -d -o "$CARINA_TEST_USER" -m 0700 "$CARINA_TEST_IMAGE_STORE"
+	mount -t tmpfs -o "size=40m,uid=$CARINA_TEST_UID,gid=$CARINA_TEST_UID,mode=0700" carina-e2e-full "$CARINA_TEST_IMAGE_STORE"
+	start=$SECONDS
+	rejected_at_submit srun -N2 --container-image="$CARINA_TEST_IMAGE_DEBIAN" true
+	echo "took $((SECONDS - start)) s"
+	((SECONDS - start < 60))
+	[ "$(grep -c '^carina: ' <<<"$output")" -eq 1 ]
+	grep -q "carina: pulling .*debian.*: the image store $CARINA_TEST_IMAGE_STORE ran out of space (no space left on device on its 40.0 MiB filesystem): remove images with carina gc or carina rmi" <<<"$output"
+	# Nothing half-written is listed; a smaller image fits and runs.
+	run carina images --format json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "[]" ]
+	run as_user srun -N2 --container-image="$CARINA_TEST_IMAGE_BUSYBOX" true
+	echo "$output"
+	[ "$status" -eq 0 ]
+	umount "$CARINA_TEST_IMAGE_STORE"
+	assert_clean
+}
+
+@test "a damaged squashfs file in the image store is made again from the image's layers, and the step runs" {
+	run as_user srun -N1 --container-image="$CARINA_TEST_IMAGE_DEBIAN" true
+	[ "$status" -eq 0 ]
+	id=$(carina images --format json | jq -r '[.[] | select(any(.names[]; test("/debian[:@]")))][0].id')
+	sqsh=$CARINA_TEST_IMAGE_STORE/carina/squash/$id.sqsh
+	[ -f "$sqsh" ]
+	wait_for 30 no_user_procs
+	head -c 65536 /dev/urandom >"$sqsh" # the user's file, overwritten in place
+	run as_user srun -N2 --container-image="$CARINA_TEST_IMAGE_DEBIAN" cat /etc/debian_version
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^12\.' <<<"$output")" -eq 2 ]
+	grep -q "carina: n[0-9]*: the squashfs of image ${id:0:12} in your image store could not be mounted; it was made again from the image's layers" <<<"$output"
+	unsquashfs -s "$sqsh" >/dev/null
+	[ "$(stat -c %U "$sqsh")" = "$CARINA_TEST_USER" ]
 	assert_clean
 }
