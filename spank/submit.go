@@ -59,18 +59,14 @@ func setJobVar(name, value string) error {
 	return nil
 }
 
-// lookupJobVar reads a variable carina handed to the steps from an
+// getJobVar reads a variable carina handed to the steps from an
 // environment: its copy under slurmPrefix first (the one --export cannot
-// drop), else its own name.
-func lookupJobVar(lookup func(string) (string, bool), name string) (string, bool) {
-	if v, ok := lookup(slurmPrefix + name); ok {
-		return v, true
-	}
-	return lookup(name)
-}
-
+// drop), else its own name; "" when neither is set.
 func getJobVar(lookup func(string) (string, bool), name string) string {
-	v, _ := lookupJobVar(lookup, name)
+	if v, ok := lookup(slurmPrefix + name); ok {
+		return v
+	}
+	v, _ := lookup(name)
 	return v
 }
 

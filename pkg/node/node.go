@@ -189,8 +189,10 @@ func Up(f Job) (plan.Container, error) {
 		if err := nodectr.Teardown(ctx, pm, d, name); err != nil {
 			return plan.Container{}, err
 		}
-		if err := ReleaseKept(f.stores(d), name); err != nil {
-			return plan.Container{}, err
+		if global {
+			if err := ReleaseKept(f.stores(d), name); err != nil {
+				return plan.Container{}, err
+			}
 		}
 	}
 	if f.image == "" {
@@ -206,7 +208,9 @@ func Up(f Job) (plan.Container, error) {
 	}
 	if err != nil {
 		_ = nodectr.Teardown(ctx, pm, d, name)
-		_ = ReleaseKept(f.stores(d), name)
+		if global {
+			_ = ReleaseKept(f.stores(d), name)
+		}
 		return plan.Container{}, err
 	}
 	return c, nil

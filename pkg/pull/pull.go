@@ -248,8 +248,8 @@ func (e *storeFullError) Error() string { return e.err.Error() }
 func (e *storeFullError) Unwrap() error { return e.err }
 
 // explainFull turns a failure on a full store into one line that says so,
-// with the room left on the store's filesystem and what to do; any other
-// error is returned as it is.
+// naming the store and the size of its filesystem, and what to do; any
+// other error is returned as it is.
 func explainFull(err error, what, root string) error {
 	var full *storeFullError
 	if !errors.As(err, &full) {
