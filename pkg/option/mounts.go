@@ -15,14 +15,6 @@ type Mount struct {
 	Tmpfs  bool     `json:"tmpfs,omitempty"`
 }
 
-// bindFlags are the FLAGS a bind mount may carry; they are passed to
-// podman's --volume as they are.
-var bindFlags = map[string]bool{
-	"ro": true, "rw": true, "nosuid": true, "nodev": true, "noexec": true, "suid": true, "dev": true, "exec": true,
-	"private": true, "rprivate": true, "shared": true, "rshared": true, "slave": true, "rslave": true,
-	"bind": true, "rbind": true,
-}
-
 // ParseMounts parses a --container-mounts value the way pyxis does:
 // entries separated by ",", each SRC[:DST[:FLAGS]] with FLAGS joined by
 // "+" (e.g. "ro+rprivate"). SRC is an absolute path, a relative path
@@ -84,11 +76,6 @@ func parseMount(entry, cwd string) (Mount, error) {
 			return Mount{}, fmt.Errorf("--container-mounts: invalid entry %q: tmpfs needs a target (tmpfs:DST)", entry)
 		}
 		m.Tmpfs = true
-		for _, f := range flags {
-			if f == "" || strings.ContainsAny(f, " ,:") {
-				return Mount{}, fmt.Errorf("--container-mounts: invalid tmpfs option %q in %q", f, entry)
-			}
-		}
 	case strings.HasPrefix(src, "/") || strings.HasPrefix(src, "."):
 		if !filepath.IsAbs(src) {
 			if !filepath.IsAbs(cwd) {
@@ -97,14 +84,20 @@ func parseMount(entry, cwd string) (Mount, error) {
 			src = filepath.Join(cwd, src)
 		}
 		m.Source = filepath.Clean(src)
-		for _, f := range flags {
-			if !bindFlags[f] {
-				return Mount{}, fmt.Errorf("--container-mounts: unknown flag %q in %q (known: ro, rw, nosuid, nodev, noexec, "+
-					"private, rprivate, shared, rshared, slave, rslave, bind, rbind)", f, entry)
-			}
-		}
 	default:
 		return Mount{}, fmt.Errorf("--container-mounts: source %q must be an absolute path, a relative path (./x) or tmpfs", src)
+	}
+	for _, f := range flags {
+		if f == "" || strings.ContainsAny(f, " ,:") {
+			what := "flag"
+			if m.Tmpfs {
+				what = "tmpfs option"
+			}
+			return Mount{}, fmt.Errorf("--container-mounts: invalid %s %q in %q", what, f, entry)
+		}
+	}
+	if err := checkMountOptions(flags, m.Tmpfs, entry); err != nil {
+		return Mount{}, err
 	}
 	if !strings.HasPrefix(dst, "/") && !strings.HasPrefix(dst, ".") {
 		return Mount{}, fmt.Errorf("--container-mounts: target %q must be an absolute path or a relative path (./x)", dst)

@@ -171,9 +171,12 @@ func (m Mount) Validate() error {
 		return fmt.Errorf("mount source %q: want a clean absolute path without ':' or ','", m.Source)
 	}
 	for _, f := range m.Flags {
-		if !m.Tmpfs && !bindFlags[f] || m.Tmpfs && (f == "" || strings.ContainsAny(f, " ,:")) {
+		if f == "" || strings.ContainsAny(f, " ,:") {
 			return fmt.Errorf("mount %s: bad flag %q", m.Target, f)
 		}
+	}
+	if err := checkMountOptions(m.Flags, m.Tmpfs, m.Target); err != nil {
+		return fmt.Errorf("mount %s: %w", m.Target, err)
 	}
 	return nil
 }

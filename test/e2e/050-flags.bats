@@ -57,6 +57,25 @@ D=/tmp/carina-e2e-flags
 	[ "$output" = tmpfs ]
 }
 
+@test "--container-mounts: podman's own options pass (unbindable, rbind, tmpfs size= and mode=), contradictions and '..' are refused" {
+	# What a user checks: the option reaches the mount the task sees.
+	run as_user srun -N1 --container-image="$IMG" \
+		--container-mounts="$D/data:/u:unbindable+rbind+ro,tmpfs:/t:size=8m+mode=1770+noexec" \
+		bash -c 'findmnt -n -o PROPAGATION,OPTIONS /u; findmnt -n -o OPTIONS /t; stat -c %a /t'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q 'unbindable  *ro,' <<<"$output"
+	grep -q 'size=8192k' <<<"$output"
+	grep -q 'noexec' <<<"$output"
+	[ "$(tail -1 <<<"$output")" = 1770 ]
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="$D/data:/u:ro+rw" true
+	grep -q 'give one ro/rw option' <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="tmpfs:/t:huge=within_size" true
+	grep -q "not one podman's --tmpfs takes" <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="$D/data:/x/../etc" true
+	grep -q "holds '..'" <<<"$output"
+}
+
 @test "--container-mounts: a missing source, an unknown flag, a bad target are rejected at submit" {
 	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts=/does/not/exist:/x true
 	grep -q 'source /does/not/exist does not exist' <<<"$output"
