@@ -246,6 +246,11 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 	if ctr.Relay {
 		vars = taskenv.PrependPath(vars, relayBinTarget, spankGetenv(sp, "PATH"))
 	}
+	for _, n := range taskenv.HostLocaleToDrop(vars, spec.ContainerEnv) {
+		if err := spankUnsetenv(sp, n); err != nil {
+			return err
+		}
+	}
 	return installPlan(*ctr, ids.uid, vars, wd, notice)
 }
 
@@ -397,6 +402,17 @@ func nsOwner(fd int) (uint32, error) {
 		return 0, fmt.Errorf("NS_GET_OWNER_UID: %w", e)
 	}
 	return uid, nil
+}
+
+// spankUnsetenv removes a variable from the job's environment, which the
+// tasks inherit; an unset variable is no error.
+func spankUnsetenv(sp *C.struct_spank_handle, name string) error {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	if rc := C.spank_unsetenv(sp, cn); rc != C.ESPANK_SUCCESS {
+		return fmt.Errorf("removing the host's %s from the job's environment: spank error %d", name, int(rc))
+	}
+	return nil
 }
 
 func spankGetenv(sp *C.struct_spank_handle, name string) string {

@@ -1,7 +1,9 @@
 // Package taskenv decides which variables a task gets inside the
 // container. It is pure. The rule, lowest to highest precedence:
 //
-//  1. the task's own environment as Slurm builds it (what srun exported);
+//  1. the task's own environment as Slurm builds it (what srun exported),
+//     less the host's locale unless named in --container-env
+//     (HostLocaleToDrop);
 //  2. the image's variables (PATH and friends) override it, and the site's
 //     [env] (carina.toml: an injected host stack's variables) the image's;
 //  3. an environment file's [env] variables override the image's;
@@ -139,4 +141,32 @@ func PrependPath(vars []Var, dir, hostPath string) []Var {
 		hostPath = "/usr/local/bin:/usr/bin:/bin"
 	}
 	return append(vars, Var{"PATH", dir + ":" + hostPath})
+}
+
+// localeNames are the host's locale variables (POSIX's LANG and LC_*, and
+// GNU's LANGUAGE).
+var localeNames = []string{"LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE",
+	"LC_MONETARY", "LC_MESSAGES", "LC_PAPER", "LC_NAME", "LC_ADDRESS", "LC_TELEPHONE", "LC_MEASUREMENT",
+	"LC_IDENTIFICATION"}
+
+// HostLocaleToDrop lists the locale variables to remove from the task's
+// own environment (row 1): as in pyxis, the host's locale does not enter
+// the container unless named in --container-env (hostWins), so an image
+// without the host's locales prints no "Setting locale failed". A locale
+// the image or a file sets (in vars) is set by the join instead.
+func HostLocaleToDrop(vars []Var, hostWins []string) []string {
+	keep := map[string]bool{}
+	for _, n := range hostWins {
+		keep[n] = true
+	}
+	for _, v := range vars {
+		keep[v.Name] = true
+	}
+	var out []string
+	for _, n := range localeNames {
+		if !keep[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -78,3 +78,33 @@ func TestPrependPath(t *testing.T) {
 		t.Fatalf("no image PATH: %v", got)
 	}
 }
+
+func TestHostLocaleToDrop(t *testing.T) {
+	all := len(localeNames)
+	tests := []struct {
+		name     string
+		vars     []Var
+		hostWins []string
+		kept     []string // locale names that must not be dropped
+	}{
+		{"all of the host's locale is dropped", nil, nil, nil},
+		{"--container-env=LANG keeps the host's LANG", nil, []string{"LANG"}, []string{"LANG"}},
+		{"the image's LANG is set by the join, not dropped", []Var{{"LANG", "C.UTF-8"}}, nil, []string{"LANG"}},
+		{"other names are not locale", []Var{{"PATH", "/bin"}}, []string{"HOME"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := HostLocaleToDrop(tc.vars, tc.hostWins)
+			if len(got) != all-len(tc.kept) {
+				t.Fatalf("HostLocaleToDrop = %v, want all but %v", got, tc.kept)
+			}
+			for _, k := range tc.kept {
+				for _, g := range got {
+					if g == k {
+						t.Fatalf("HostLocaleToDrop = %v drops %s", got, k)
+					}
+				}
+			}
+		})
+	}
+}

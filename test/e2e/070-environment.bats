@@ -73,6 +73,22 @@ base" ]
 	[ "$output" = host ]
 }
 
+@test "the host's locale stays out unless named in --container-env, as in pyxis" {
+	run as_user env LANG=de_DE.UTF-8 LC_ALL=de_DE.UTF-8 LC_TIME=de_DE.UTF-8 \
+		srun -N1 --container-image="$IMG" bash -c 'perl -e 1; env | grep -E "^(LANG|LC_)" || echo no-locale'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! grep -q 'Setting locale failed' <<<"$output"
+	[ "$output" = no-locale ]
+	run as_user env LANG=C.UTF-8 LC_TIME=de_DE.UTF-8 srun -N1 --container-image="$IMG" --container-env=LANG \
+		bash -c 'env | grep -E "^(LANG|LC_)"'
+	echo "$output"
+	[ "$output" = LANG=C.UTF-8 ]
+	# A step on the host keeps the host's locale.
+	run as_user env LC_TIME=de_DE.UTF-8 srun -N1 printenv LC_TIME
+	[ "$output" = de_DE.UTF-8 ]
+}
+
 @test "row 5: per-task variables stay each task's own whatever the file says" {
 	run as_user srun -N2 -n4 --environment=e2e-child bash -c 'echo "$SLURM_PROCID ${CUDA_VISIBLE_DEVICES:-unset}"'
 	echo "$output"
