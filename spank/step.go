@@ -227,6 +227,9 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 	if ctr.Notice != "" {
 		notice = ctr.Notice + "\n"
 	}
+	if ctr.Ignored != "" && firstNode(sp) {
+		notice += ctr.Ignored + "\n" // one line for the step, as pyxis prints it
+	}
 	if ctr.Log != "" {
 		for _, line := range strings.Split(strings.TrimRight(ctr.Log, "\n"), "\n") {
 			notice += "carina: entrypoint: " + line + "\n"

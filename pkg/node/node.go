@@ -56,6 +56,7 @@ type Job struct {
 	gpus                 []string      // Slurm indices of the step's GPUs on this node
 	authFiles            []string      // the user's registry credential files, in podman's order
 	storeMissing         string        // the shared image store base this node cannot see ("" = fine)
+	userMounts           []string      // the step's own --container-mounts (mountArgs), before the site's and home
 }
 
 // FromRequest turns a plugin request into Job.
@@ -130,6 +131,7 @@ func Up(f Job) (plan.Container, error) {
 	if err != nil {
 		return plan.Container{}, err
 	}
+	f.userMounts = mountArgs(f.spec.Mounts)
 	f.spec.Mounts = ms
 	ctx := context.Background()
 	global := f.spec.Name != "" && f.scope == "global"
@@ -263,7 +265,24 @@ func (f Job) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name st
 			return c, fmt.Errorf("the kept container %s did not stay running", f.spec.Name)
 		}
 	}
+	// Isolation asked for is never dropped: a namespace the running
+	// container does not have of its own cannot be added after it started.
+	for _, ns := range f.spec.Unshare {
+		if !slices.Contains(c.Unshare, ns) {
+			return c, fmt.Errorf("--container-unshare=%s: the running container %s shares the host's %s namespace, "+
+				"and a namespace cannot be added to a running container; start a new one with --container-unshare=%s",
+				ns, f.spec.Name, ns, ns)
+		}
+	}
 	c.Pid, c.ID, c.Joined, c.Log, c.Notice, c.Job = st.Pid, st.ID, true, "", "", uint32(f.job)
+	if f.spec.EntrypointLog {
+		c.Log = c.EntryOut
+	}
+	c.Ignored = ""
+	if len(f.userMounts) > 0 && !slices.Equal(f.userMounts, c.Mounts) {
+		c.Ignored = "carina: ignoring --container-mounts: joining the running container " + f.spec.Name +
+			", which keeps the mounts it was created with"
+	}
 	c.Start = nodectr.ProcessStart(st.Pid)
 	if c.Relay && !relay.Running(d.Run, name) {
 		if err := relay.PrepareDir(d.Run, name); err != nil {
@@ -432,7 +451,7 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 	}
 	c := plan.Container{Name: name, ID: id, Pid: st.Pid, Start: nodectr.ProcessStart(st.Pid), ImageID: pulled.ID, Env: env,
 		Workdir: pulled.Workdir,
-		Unshare: f.spec.Unshare, Relay: f.relayBin != "", Job: s.JobID, Global: global, Squash: squash, Notice: notice}
+		Unshare: f.spec.Unshare, Mounts: f.userMounts, Relay: f.relayBin != "", Job: s.JobID, Global: global, Squash: squash, Notice: notice}
 	if f.spec.Entrypoint && len(pulled.Entrypoint) > 0 {
 		if f.relayBin == "" {
 			return plan.Container{}, errors.New("--container-entrypoint needs the relay client, which is not installed")
@@ -442,6 +461,10 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 			return plan.Container{}, err
 		}
 		c.Env = env
+		if len(out) > plan.MaxEntryOut {
+			out = out[len(out)-plan.MaxEntryOut:]
+		}
+		c.EntryOut = out
 		if f.spec.EntrypointLog {
 			c.Log = out
 		}
@@ -715,6 +738,19 @@ func (f Job) boundLocalStore(ctx context.Context, node, dir, runroot string) str
 }
 
 // addLine appends line to the notice text (one carina: line each).
+// mountArgs are the podman values of mounts, as a container records them.
+func mountArgs(ms []option.Mount) []string {
+	var out []string
+	for _, m := range ms {
+		if m.Tmpfs {
+			out = append(out, "tmpfs:"+m.TmpfsArg())
+		} else {
+			out = append(out, m.VolumeArg())
+		}
+	}
+	return out
+}
+
 func addLine(text, line string) string {
 	if text == "" {
 		return line

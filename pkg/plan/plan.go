@@ -106,6 +106,10 @@ func IsJobContainer(name string, jobID uint32, node string) bool {
 	return strings.HasPrefix(name, JobPrefix(jobID, node))
 }
 
+// MaxEntryOut bounds the entrypoint output a container keeps for later
+// steps.
+const MaxEntryOut = 64 << 10
+
 // Container is what the helper reports to the plugin about a running node
 // container (JSON on the helper's standard output).
 type Container struct {
@@ -124,6 +128,15 @@ type Container struct {
 	// when the user asked for it.
 	Joined bool   `json:"joined,omitempty"`
 	Log    string `json:"log,omitempty"`
+	// EntryOut is the entrypoint's output as the first step ran it, kept
+	// (at most MaxEntryOut bytes) for a later step's
+	// --container-entrypoint-log.
+	EntryOut string `json:"entry_out,omitempty"`
+	// Mounts are the --container-mounts the container was created with
+	// (podman's --volume/--tmpfs values); Ignored is one line for a step
+	// that joined it asking for others, which cannot apply.
+	Mounts  []string `json:"mounts,omitempty"`
+	Ignored string   `json:"ignored,omitempty"`
 	// Notice is one line for the user's terminal from the step that
 	// started the container: a fallback carina took on this node (the
 	// shared image store not visible). Later steps get none.

@@ -74,6 +74,28 @@ teardown() {
 	assert_clean
 }
 
+@test "joining a named container: a missing namespace is refused, other mounts are ignored with one line, the kept entrypoint log is shown" {
+	mkdir -p /tmp/carina-e2e-join && chmod 755 /tmp/carina-e2e-join
+	run as_user salloc -N2 bash -c "
+		srun -N2 --container-image=$CARINA_TEST_IMAGE_BUSYBOX --container-name=j --container-entrypoint true &&
+		{ srun -N2 --container-name=j --container-unshare=net true; echo unshare-status=\$?; } &&
+		srun -N2 --container-name=j --container-mounts=/tmp/carina-e2e-join:/joinmnt sh -c 'test -e /joinmnt || echo not-mounted' &&
+		srun -N1 --container-name=j --container-entrypoint-log true &&
+		srun -N1 --container-image=$IMG --container-name=u --container-unshare=net --container-mounts=/tmp/carina-e2e-join:/joinmnt true &&
+		srun -N1 --container-name=u --container-unshare=net --container-mounts=/tmp/carina-e2e-join:/joinmnt sh -c 'test -d /joinmnt && echo same-mounts-join'"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q 'unshare-status=[1-9]' <<<"$output"
+	grep -q "carina: --container-unshare=net: the running container j shares the host's net namespace" <<<"$output"
+	[ "$(grep -c 'carina: ignoring --container-mounts' <<<"$output")" -eq 1 ]
+	[ "$(grep -c not-mounted <<<"$output")" -eq 2 ]
+	grep -q "carina: entrypoint: entrypoint ran as uid $CARINA_TEST_UID" <<<"$output"
+	grep -q same-mounts-join <<<"$output"
+	[ "$(grep -c 'carina: ignoring' <<<"$output")" -eq 1 ]
+	rm -rf /tmp/carina-e2e-join
+	assert_clean
+}
+
 @test "--container-save writes the container's filesystem as a squashfs that --container-image starts from" {
 	out=/tmp/carina-e2e-save
 	rm -rf "$out"
