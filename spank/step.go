@@ -194,7 +194,7 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 	if err != nil {
 		return err
 	}
-	up := &request.NodeUp{Image: ref, Spec: spec, Home: u.Home, RelayBin: relayBin(c)}
+	up := &request.NodeUp{Image: ref, Spec: spec, Step: ids.step, Home: u.Home, RelayBin: relayBin(c)}
 	if ids.step == batchStep {
 		var buf [4096]C.char
 		if C.carina_job_argv0(sp, &buf[0], C.size_t(len(buf))) == 0 {

@@ -56,6 +56,7 @@ type Job struct {
 	gpus                 []string      // Slurm indices of the step's GPUs on this node
 	authFiles            []string      // the user's registry credential files, in podman's order
 	storeMissing         string        // the shared image store base this node cannot see ("" = fine)
+	stepID               uint32        // the step's id (Slurm's)
 	userMounts           []string      // the step's own --container-mounts (mountArgs), before the site's and home
 }
 
@@ -72,7 +73,7 @@ func FromRequest(req request.Request) (Job, error) {
 	f.storeMissing = req.ImageStoreMissing
 	if u := req.NodeUp; u != nil {
 		f.image, f.spec, f.script, f.relayBin, f.entryEnv, f.home = u.Image, u.Spec, u.Script, u.RelayBin, u.EntrypointEnv, u.Home
-		f.gpus = u.GPUs
+		f.gpus, f.stepID = u.GPUs, u.Step
 		if err := CheckImageFormat(f.imageFormat); err != nil {
 			return f, err
 		}
@@ -122,7 +123,7 @@ func (f Job) Podman(d plan.Dirs) nodectr.Podman {
 // Up makes sure the job's container for this image runs on this node
 // and prints its plan.Container as JSON. Steps of a job on a node are
 // serialised by a lock in the user's runtime directory.
-func Up(f Job) (plan.Container, error) {
+func Up(f Job) (c plan.Container, err error) {
 	ResetOOMScore()
 	// The mounts are decided here, as the user: the site's defaults, the
 	// home directory and the step's own, checked against the site's
@@ -151,6 +152,17 @@ func Up(f Job) (plan.Container, error) {
 		return plan.Container{}, err
 	}
 	defer unlock()
+	if f.spec.Name == "" {
+		// The step's unnamed container can be named JOBID.STEPID by an
+		// overlapping step, as in pyxis.
+		defer func() {
+			if err == nil {
+				err = f.recordStep(d, name)
+			}
+		}()
+	} else if n, ok := f.stepContainer(d); ok {
+		name, global = n, false // a step's container is the job's
+	}
 	pm := f.Podman(d)
 	stateFile := filepath.Join(d.Run, name+".json")
 	var saved plan.Container
@@ -201,7 +213,7 @@ func Up(f Job) (plan.Container, error) {
 		return plan.Container{}, fmt.Errorf("no container named %q runs in this job on node %s, and no --container-image was given to create it",
 			f.spec.Name, s.Node)
 	}
-	c, err := f.start(ctx, pm, d, s, name, global, pre)
+	c, err = f.start(ctx, pm, d, s, name, global, pre)
 	if err == nil {
 		err = mounts.Verify(c.Pid, checked)
 	}
@@ -537,6 +549,9 @@ func Down(f Job) error {
 		}
 	}
 	if err := nodectr.Teardown(ctx, pm, d, remove...); err != nil {
+		return err
+	}
+	if err := dropStepRecords(d, s.JobID); err != nil {
 		return err
 	}
 	// Global named containers this job used are stopped and kept.

@@ -68,6 +68,9 @@ type Request struct {
 type NodeUp struct {
 	Image string      `json:"image,omitempty"` // the normalised (pinned) image source; "" for a named container only
 	Spec  option.Spec `json:"spec"`
+	// Step is the step's id (from Slurm): an unnamed container is
+	// recorded under JOBID.STEPID, which --container-name may name.
+	Step uint32 `json:"step,omitempty"`
 	// Script is the batch script Slurm spooled for a batch step (mounted
 	// read-only at its own path).
 	Script string `json:"script,omitempty"`

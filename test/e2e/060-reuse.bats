@@ -96,6 +96,19 @@ teardown() {
 	assert_clean
 }
 
+@test "an overlapping step joins a running step's unnamed container as --container-name=JOBID.STEPID" {
+	run as_user salloc -N1 bash -c "
+		srun --container-image=$IMG bash -c 'touch /step0-was-here; sleep 20' &
+		for i in \$(seq 40); do sleep 0.5; srun --overlap --container-name=\$SLURM_JOB_ID.0:exec test -e /step0-was-here 2>/dev/null && break; done
+		srun --overlap --container-name=\$SLURM_JOB_ID.0:exec test -e /step0-was-here && echo joined-step0
+		{ srun --overlap --container-name=\$SLURM_JOB_ID.77:exec true; echo no-step-status=\$?; }
+		scancel -s KILL \$SLURM_JOB_ID.0; wait"
+	echo "$output"
+	grep -q joined-step0 <<<"$output"
+	grep -q 'no-step-status=[1-9]' <<<"$output"
+	assert_clean
+}
+
 @test "--container-save writes the container's filesystem as a squashfs that --container-image starts from" {
 	out=/tmp/carina-e2e-save
 	rm -rf "$out"
