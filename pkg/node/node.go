@@ -752,7 +752,6 @@ func (f Job) boundLocalStore(ctx context.Context, node, dir, runroot string) str
 	return ""
 }
 
-// addLine appends line to the notice text (one carina: line each).
 // mountArgs are the podman values of mounts, as a container records them.
 func mountArgs(ms []option.Mount) []string {
 	var out []string
@@ -766,6 +765,7 @@ func mountArgs(ms []option.Mount) []string {
 	return out
 }
 
+// addLine appends line to the notice text (one carina: line each).
 func addLine(text, line string) string {
 	if text == "" {
 		return line

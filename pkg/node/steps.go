@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/plan"
 )
 
@@ -23,11 +24,7 @@ func (f Job) recordStep(d plan.Dirs, name string) error {
 		return nil
 	}
 	file := stepRecord(d, uint32(f.job), strconv.FormatUint(uint64(f.stepID), 10))
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, []byte(name), 0o600); err != nil {
-		return fmt.Errorf("recording the step's container: %w", err)
-	}
-	if err := os.Rename(tmp, file); err != nil {
+	if err := nodectr.WriteFileAtomic(file, []byte(name)); err != nil {
 		return fmt.Errorf("recording the step's container: %w", err)
 	}
 	return nil

@@ -54,8 +54,8 @@ func checkMountOptions(flags []string, tmpfs bool, entry string) error {
 		g, ok := groupOf(f)
 		switch {
 		case !ok && tmpfs && mountOnly(f):
-			return fmt.Errorf("--container-mounts: tmpfs option %q in %q is not one podman's --tmpfs takes "+
-				"(it takes ro, rw, [no]exec, [no]suid, [no]dev, a propagation, size=, mode=, [no]tmpcopyup, U)", f, entry)
+			return fmt.Errorf("--container-mounts: tmpfs option %q in %q is not one podman's --tmpfs takes (it takes %s)",
+				f, entry, known(true))
 		case !ok:
 			return fmt.Errorf("--container-mounts: unknown flag %q in %q (podman's %s options: %s)", f, entry, kind, known(tmpfs))
 		case tmpfs && !g.tmpfs || !tmpfs && !g.bind:
