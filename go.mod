@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/opencontainers/runtime-spec v1.3.0
+	github.com/seccomp/libseccomp-golang v0.11.1
 	go.podman.io/image/v5 v5.42.1
 	go.podman.io/storage v1.65.1
 	go.uber.org/zap v1.28.0

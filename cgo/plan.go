@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/carina-hpc/carina/pkg/plan"
 )
 
 // The plan's constants, taken from join.h through cgo: there is no Go
@@ -44,6 +46,18 @@ type Plan struct {
 	Workdir       string
 	Env           []Env
 	Notice        string // printed on the job's stderr by local task 0
+	// Identity, when set, is the step's own uid and gid in a user
+	// namespace nested in the container's (remap-root differs).
+	Identity *Identity
+	// Confine is taken on by each task after the join; nil leaves the
+	// task as setns made it.
+	Confine *plan.Confinement
+}
+
+// Identity maps one uid and one gid: Inside is what the task sees,
+// Outside its id in the container's user namespace.
+type Identity struct {
+	UIDInside, UIDOutside, GIDInside, GIDOutside uint32
 }
 
 // Install replaces the C plan with p and marks it active. On error the
@@ -93,7 +107,32 @@ func Install(p Plan) error {
 			return fmt.Errorf("join plan: notice: %w", err)
 		}
 	}
+	if id := p.Identity; id != nil {
+		C.carina_plan_set_identity(C.uint(id.UIDInside), C.uint(id.UIDOutside), C.uint(id.GIDInside), C.uint(id.GIDOutside))
+	}
+	if c := p.Confine; c != nil {
+		if err := installConfine(*c); err != nil {
+			C.carina_plan_reset()
+			return err
+		}
+	}
 	C.carina_plan_activate()
+	return nil
+}
+
+func installConfine(c plan.Confinement) error {
+	if err := c.Check(); err != nil {
+		return fmt.Errorf("join plan: %w", err)
+	}
+	nnp := C.int(0)
+	if c.NoNewPrivs {
+		nnp = 1
+	}
+	C.carina_plan_set_confine(C.uint64_t(c.Bounding), C.uint64_t(c.Effective), C.uint64_t(c.Permitted),
+		C.uint64_t(c.Inheritable), C.uint64_t(c.Ambient), nnp)
+	if len(c.Seccomp) > 0 && C.carina_plan_set_seccomp(unsafe.Pointer(&c.Seccomp[0]), C.size_t(len(c.Seccomp))) != 0 {
+		return fmt.Errorf("join plan: seccomp filter of %d bytes rejected", len(c.Seccomp))
+	}
 	return nil
 }
 
@@ -129,11 +168,13 @@ func withCString(s string, f func(*C.char) C.int) error {
 
 // snapshot is a Go copy of the C plan, for tests.
 type snapshot struct {
-	Active  bool
-	NS      [NSCount]int
-	Workdir string
-	Error   string
-	Env     []Env
+	Active   bool
+	NS       [NSCount]int
+	Workdir  string
+	Error    string
+	Env      []Env
+	Confine  *plan.Confinement
+	Identity *Identity
 }
 
 func current() snapshot {
@@ -145,6 +186,17 @@ func current() snapshot {
 	}
 	for i := 0; i < NSCount; i++ {
 		s.NS[i] = int(p.ns_fd[i])
+	}
+	if c := p.confine; c.active != 0 {
+		s.Confine = &plan.Confinement{Bounding: uint64(c.bounding), Effective: uint64(c.effective),
+			Permitted: uint64(c.permitted), Inheritable: uint64(c.inheritable), Ambient: uint64(c.ambient),
+			NoNewPrivs: c.no_new_privs != 0}
+		if c.seccomp_len > 0 {
+			s.Confine.Seccomp = C.GoBytes(c.seccomp, C.int(c.seccomp_len)*8)
+		}
+	}
+	if id := p.identity; id.active != 0 {
+		s.Identity = &Identity{uint32(id.uid_inside), uint32(id.uid_outside), uint32(id.gid_inside), uint32(id.gid_outside)}
 	}
 	envs := unsafe.Slice(p.env, int(p.env_count))
 	for _, e := range envs {

@@ -6,9 +6,12 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/carina-hpc/carina/pkg/plan"
 )
 
 // TestConstantsFromHeader fails when a Go copy of a join.h constant comes
@@ -135,6 +138,17 @@ func TestInstallAndFree(t *testing.T) {
 		{"empty env name rejected", func(t *testing.T) Plan {
 			return Plan{UserNS: openNS(t, "user"), MntNS: openNS(t, "mnt"), Env: []Env{{"", "x"}}}
 		}, "environment", ""},
+		{"confinement kept", func(t *testing.T) Plan {
+			return Plan{UserNS: openNS(t, "user"), MntNS: openNS(t, "mnt"), Confine: &plan.Confinement{
+				Bounding: 0x3, Effective: 0x1, Permitted: 0x3, Inheritable: 0x2, Ambient: 0x2, NoNewPrivs: true,
+				Seccomp: make([]byte, 16)}, Identity: &Identity{UIDInside: 0, UIDOutside: 1001, GIDInside: 0, GIDOutside: 1001}}
+		}, "", "/"},
+		{"seccomp filter of partial instructions rejected", func(t *testing.T) Plan {
+			return Plan{UserNS: openNS(t, "user"), MntNS: openNS(t, "mnt"), Confine: &plan.Confinement{Seccomp: make([]byte, 12)}}
+		}, "seccomp", ""},
+		{"effective outside permitted rejected", func(t *testing.T) Plan {
+			return Plan{UserNS: openNS(t, "user"), MntNS: openNS(t, "mnt"), Confine: &plan.Confinement{Effective: 1}}
+		}, "effective", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,8 +175,14 @@ func TestInstallAndFree(t *testing.T) {
 					t.Fatalf("env[%d] = %v, want %v", i, s.Env[i], e)
 				}
 			}
+			if !reflect.DeepEqual(s.Identity, p.Identity) {
+				t.Fatalf("identity = %+v, want %+v", s.Identity, p.Identity)
+			}
+			if !reflect.DeepEqual(s.Confine, p.Confine) {
+				t.Fatalf("confinement = %+v, want %+v", s.Confine, p.Confine)
+			}
 			Free()
-			if s := current(); s.Active || s.NS[NSUser] != -1 || len(s.Env) != 0 {
+			if s := current(); s.Active || s.NS[NSUser] != -1 || len(s.Env) != 0 || s.Confine != nil || s.Identity != nil {
 				t.Fatalf("Free left %+v", s)
 			}
 		})

@@ -31,6 +31,7 @@ import (
 	"github.com/carina-hpc/carina/cgo"
 	"github.com/carina-hpc/carina/pkg/config"
 	"github.com/carina-hpc/carina/pkg/gres"
+	"github.com/carina-hpc/carina/pkg/mounts"
 	"github.com/carina-hpc/carina/pkg/option"
 	"github.com/carina-hpc/carina/pkg/plan"
 	"github.com/carina-hpc/carina/pkg/regauth"
@@ -246,6 +247,9 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 		saveMu.Unlock()
 	}
 	vars := taskenv.Build(taskenv.WithSite(ctr.Env, c.Env), spec.Env, spec.ContainerEnv, hostHas)
+	if home := homeFor(*ctr, spec); home != "" {
+		vars = append(vars, taskenv.Var{Name: "HOME", Value: home})
+	}
 	if ctr.Relay {
 		vars = taskenv.PrependPath(vars, relayBinTarget, spankGetenv(sp, "PATH"))
 	}
@@ -254,7 +258,34 @@ func nodeUp(sp *C.struct_spank_handle, spec option.Spec, ids jobIDs) error {
 			return err
 		}
 	}
-	return installPlan(*ctr, ids.uid, vars, wd, notice)
+	return installPlan(*ctr, ids, spec.RemapRoot, vars, wd, notice)
+}
+
+// homeFor is the step's HOME inside: where the container has the user's
+// home mounted, else /root for a user remapped to root (as enroot), else
+// "" (the task keeps the job's HOME).
+func homeFor(ctr plan.Container, spec option.Spec) string {
+	switch {
+	case ctr.Home != "":
+		return ctr.Home
+	case spec.RemapRoot:
+		return mounts.RootHome
+	}
+	return ""
+}
+
+// stepIdentity is the uid and gid the step's tasks get in a user
+// namespace of their own when the step's --[no-]container-remap-root
+// differs from the container's it joins (a named container made by an
+// earlier step): the container's mapping is fixed when it starts.
+func stepIdentity(ctr plan.Container, ids jobIDs, remap bool) *join.Identity {
+	switch {
+	case remap == ctr.RemapRoot:
+		return nil
+	case remap: // the user's own ids in the container, root in the step's
+		return &join.Identity{UIDInside: 0, UIDOutside: ids.uid, GIDInside: 0, GIDOutside: ids.gid}
+	}
+	return &join.Identity{UIDInside: ids.uid, UIDOutside: 0, GIDInside: ids.gid, GIDOutside: 0}
 }
 
 // stepGPUs are the Slurm indices of the step's GPUs on this node. Slurm's
@@ -342,7 +373,8 @@ func visibleStore(c config.Config, uid uint32, name string) string {
 // that very process (a pid reused meanwhile makes the open fail), and
 // hands them to the C plan. The user namespace must belong to the job's
 // user, so no task can ever join someone else's container.
-func installPlan(ctr plan.Container, uid uint32, vars []taskenv.Var, wd, notice string) (err error) {
+func installPlan(ctr plan.Container, ids jobIDs, remap bool, vars []taskenv.Var, wd, notice string) (err error) {
+	uid := ids.uid
 	proc, err := unix.Open(fmt.Sprintf("/proc/%d", ctr.Pid), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("container %s: opening /proc/%d: %w", ctr.Name, ctr.Pid, err)
@@ -396,7 +428,8 @@ func installPlan(ctr plan.Container, uid uint32, vars []taskenv.Var, wd, notice 
 	if wd == "" {
 		wd = "/"
 	}
-	return join.Install(join.Plan{UserNS: userFD, MntNS: mntFD, Extra: extra, Workdir: wd, Env: env, Notice: notice})
+	return join.Install(join.Plan{UserNS: userFD, MntNS: mntFD, Extra: extra, Workdir: wd, Env: env, Notice: notice,
+		Identity: stepIdentity(ctr, ids, remap), Confine: ctr.Confine})
 }
 
 func nsOwner(fd int) (uint32, error) {

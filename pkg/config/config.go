@@ -51,6 +51,7 @@ type Config struct {
 	Writable        bool              // default of --container-writable / --container-readonly
 	Entrypoint      bool              // default of --[no-]container-entrypoint
 	GPUCDIKind      string            // [gpu] cdi_kind: the CDI kind of the step's GPUs (KIND=INDEX); "" = none injected
+	Seccomp         bool              // [security] seccomp: containers and joined tasks run under podman's seccomp profile
 	ConfigFile      string            // the configuration file loaded; "" = none
 }
 
@@ -81,6 +82,7 @@ func Default() Config {
 		MountHome:       true,
 		Writable:        true,
 		GPUCDIKind:      DefaultGPUCDIKind,
+		Seccomp:         true,
 	}
 }
 
@@ -185,6 +187,7 @@ var settings = []setting{
 	{"writable", "defaults.writable", kBool, setBool(func(c *Config) *bool { return &c.Writable })},
 	{"entrypoint", "defaults.entrypoint", kBool, setBool(func(c *Config) *bool { return &c.Entrypoint })},
 	{"gpu_cdi_kind", "gpu.cdi_kind", kString, setGPUCDIKind},
+	{"seccomp", "security.seccomp", kBool, setBool(func(c *Config) *bool { return &c.Seccomp })},
 }
 
 // byArg and byKey index settings by plugstack argument and by file key.

@@ -30,6 +30,8 @@ func TestParseArgs(t *testing.T) {
 		{"missing config", []string{"config=/nonexistent/carina.toml"}, nil, "config /nonexistent/carina.toml: no such file"},
 		{"GPU kind", []string{"gpu_cdi_kind=amd.com/gpu"}, func(c Config) bool { return c.GPUCDIKind == "amd.com/gpu" }, ""},
 		{"GPU injection off", []string{"gpu_cdi_kind="}, func(c Config) bool { return c.GPUCDIKind == "" }, ""},
+		{"seccomp on by default", nil, func(c Config) bool { return c.Seccomp }, ""},
+		{"seccomp off", []string{"seccomp=false"}, func(c Config) bool { return !c.Seccomp }, ""},
 		{"bad GPU kind", []string{"gpu_cdi_kind=nvidia.com/gpu=0"}, nil, "want a CDI device kind VENDOR/CLASS"},
 		{"non-numeric retries", []string{"pull_retries=x"}, nil, "want an integer"},
 		{"all keys", []string{"helper=/opt/c/carina", "runtime_dir=/run/x", "store_dir=/srv/s",

@@ -36,6 +36,9 @@ package config
 //	[gpu]
 //	cdi_kind = "nvidia.com/gpu"      # CDI kind VENDOR/CLASS of the step's GPUs, each given to the
 //	                                 # container as KIND=INDEX; "" = none; plugstack: gpu_cdi_kind
+//	[security]
+//	seccomp = true                   # podman's seccomp profile for containers and joined tasks;
+//	                                 # false runs both unconfined (seccomp=unconfined); plugstack: seccomp
 //
 // Unknown keys, wrong types and invalid values are errors that name the
 // file and the line (FILE:LINE: ...), as are TOML syntax errors.
@@ -56,7 +59,7 @@ import (
 )
 
 // tables are the file's tables; their keys are settings (byKey).
-var tables = map[string]bool{"podman": true, "pull": true, "mounts": true, "defaults": true, "env": true, "gpu": true}
+var tables = map[string]bool{"podman": true, "pull": true, "mounts": true, "defaults": true, "env": true, "gpu": true, "security": true}
 
 // ParseFile reads a configuration file on top of Default, without the
 // plugstack arguments. With ownerCheck, the file must be owned by root and

@@ -63,6 +63,8 @@ writable = false
 entrypoint = true
 [gpu]
 cdi_kind = "amd.com/gpu"
+[security]
+seccomp = false
 `, func(c Config) bool {
 			return reflect.DeepEqual(c, Config{
 				Helper: "/opt/c/carina", RuntimeDir: "/run/x", StoreDir: "/srv/s",
@@ -72,7 +74,7 @@ cdi_kind = "amd.com/gpu"
 				InitPath: "/opt/init", HelperLimit: 30 * time.Second, PullRetries: 5, RetryDelay: 250 * time.Millisecond,
 				DefaultMounts: []string{"/scratch", "/apps:/apps:ro"}, AllowedMounts: []string{"/home", "/scratch"},
 				MountHome: false, RemapRoot: true, Writable: false, Entrypoint: true, GPUCDIKind: "amd.com/gpu",
-				ConfigFile: c.ConfigFile,
+				Seccomp: false, ConfigFile: c.ConfigFile,
 			}) && strings.HasSuffix(c.ConfigFile, "carina.toml")
 		}, ""},
 		{"inline and dotted tables", `pull = { retries = 7 }

@@ -42,6 +42,7 @@ var fileValues = map[string]func(Config) any{
 	"defaults.writable":   func(c Config) any { return c.Writable },
 	"defaults.entrypoint": func(c Config) any { return c.Entrypoint },
 	"gpu.cdi_kind":        func(c Config) any { return c.GPUCDIKind },
+	"security.seccomp":    func(c Config) any { return c.Seccomp },
 }
 
 // list writes none as [], which the file reads as none (denied = []

@@ -77,6 +77,23 @@ func resolve(m option.Mount) (Checked, error) {
 	return Checked{Mount: m, Dev: st.Dev, Ino: st.Ino}, nil
 }
 
+// RootHome is root's home directory, where the user's home is mounted
+// when the user is root inside (--container-remap-root), as enroot does.
+const RootHome = "/root"
+
+// HomeTarget is where --container-mount-home puts the user's home (home,
+// from passwd) inside the container: at its own path, or at /root for a
+// user remapped to root; "" when it is not mounted.
+func HomeTarget(s option.Spec, home string) string {
+	switch {
+	case !s.MountHome || !filepath.IsAbs(home):
+		return ""
+	case s.RemapRoot:
+		return RootHome
+	}
+	return home
+}
+
 // ForNode is the list of mounts a node container gets: the site's
 // defaults, then the user's home (--container-mount-home; home is the
 // passwd entry's), then the step's own mounts, checked; a later mount on
@@ -92,9 +109,9 @@ func ForNode(c config.Config, s option.Spec, home string) ([]option.Mount, []Che
 			out = option.AddMount(out, m)
 		}
 	}
-	if s.MountHome && filepath.IsAbs(home) {
+	if t := HomeTarget(s, home); t != "" {
 		if st, err := os.Stat(home); err == nil && st.IsDir() {
-			out = option.AddMount(out, option.Mount{Source: home, Target: home})
+			out = option.AddMount(out, option.Mount{Source: home, Target: t})
 		}
 	}
 	own, checked, err := Check(c, s.Mounts)

@@ -92,3 +92,27 @@ func TestForNode(t *testing.T) {
 		t.Fatalf("a missing home is skipped, not an error: %v", err)
 	}
 }
+
+func TestHomeTarget(t *testing.T) {
+	tests := []struct {
+		name string
+		spec option.Spec
+		home string
+		want string
+	}{
+		{"the user: at its own path", option.Spec{MountHome: true}, "/home/u", "/home/u"},
+		{"remapped to root: at /root, as enroot does", option.Spec{MountHome: true, RemapRoot: true}, "/home/u", "/root"},
+		{"not asked for", option.Spec{RemapRoot: true}, "/home/u", ""},
+		{"no usable home in passwd", option.Spec{MountHome: true}, "relative", ""},
+	}
+	for _, tc := range tests {
+		if got := HomeTarget(tc.spec, tc.home); got != tc.want {
+			t.Errorf("%s: HomeTarget = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	home := t.TempDir()
+	ms, _, err := ForNode(config.Default(), option.Spec{MountHome: true, RemapRoot: true}, home)
+	if err != nil || len(ms) != 1 || ms[0].Source != home || ms[0].Target != "/root" {
+		t.Fatalf("ForNode with remap-root = %+v, %v", ms, err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/carina-hpc/carina/pkg/config"
+	"github.com/carina-hpc/carina/pkg/confine"
 	"github.com/carina-hpc/carina/pkg/image"
 	"github.com/carina-hpc/carina/pkg/imagestore"
 	"github.com/carina-hpc/carina/pkg/mounts"
@@ -451,18 +452,23 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 			notice = addLine(notice, fmt.Sprintf("carina: %s: %v; files cannot be created in / itself", s.Node, err))
 		}
 	}
+	// What podman gave the runtime: joined tasks are confined as the
+	// container's processes are (capabilities, seccomp), and get the
+	// variables CDI edits (a GPU stack's) set, as podman exec would.
+	oci, err := pm.ReadOCIConfig(ctx, st.OCIConfig)
+	if err != nil {
+		return plan.Container{}, fmt.Errorf("container %s on %s: %w", name, s.Node, err)
+	}
+	conf, err := confine.FromOCI(oci, f.site.Seccomp)
+	if err != nil {
+		return plan.Container{}, fmt.Errorf("container %s on %s: %w (the site can set [security] seccomp = false)", name, s.Node, err)
+	}
 	env := pulled.Env
 	if len(spec.Devices) > 0 {
-		// CDI edits may set variables (a GPU stack's); joined tasks get
-		// them as podman exec would, from what podman gave the runtime.
-		oci, err := nodectr.ReadOCIConfig(st.OCIConfig)
-		if err != nil {
-			return plan.Container{}, fmt.Errorf("container %s on %s: %w", name, s.Node, err)
-		}
 		env = append(slices.Clip(env), nodectr.AddedEnv(oci, pulled.Env, spec.Env)...)
 	}
 	c := plan.Container{Name: name, ID: id, Pid: st.Pid, Start: nodectr.ProcessStart(st.Pid), ImageID: pulled.ID, Env: env,
-		Workdir: pulled.Workdir,
+		Workdir: pulled.Workdir, Confine: &conf, RemapRoot: f.spec.RemapRoot, Home: f.homeInside(),
 		Unshare: f.spec.Unshare, Mounts: f.userMounts, Relay: f.relayBin != "", Job: s.JobID, Global: global, Squash: squash, Notice: notice}
 	if f.spec.Entrypoint && len(pulled.Entrypoint) > 0 {
 		if f.relayBin == "" {
@@ -487,24 +493,6 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 		}
 	}
 	return c, nil
-}
-
-// containerSpec turns the step's settings into podman's terms.
-func (f Job) containerSpec(name string, s plan.Step) nodectr.Spec {
-	spec := nodectr.Spec{Name: name, JobID: s.JobID, Node: s.Node, InitPath: f.initPath,
-		ReadOnly: !f.spec.Writable, RemapRoot: f.spec.RemapRoot, Unshare: f.spec.Unshare,
-		Env: f.spec.Env, Annotations: f.spec.Annotations, Devices: f.devices()}
-	for _, m := range f.spec.Mounts {
-		if m.Tmpfs {
-			spec.Tmpfs = append(spec.Tmpfs, m.TmpfsArg())
-		} else {
-			spec.Volumes = append(spec.Volumes, m.VolumeArg())
-		}
-	}
-	if f.script != "" {
-		spec.Volumes = append(spec.Volumes, f.script+":"+f.script+":ro")
-	}
-	return spec
 }
 
 // Down removes the job's containers on this node; when no carina
@@ -750,19 +738,6 @@ func (f Job) boundLocalStore(ctx context.Context, node, dir, runroot string) str
 			node, limit, len(rep.Removed), what, imagestore.HumanBytes(rep.FreedBytes), imagestore.HumanBytes(rep.AfterBytes))
 	}
 	return ""
-}
-
-// mountArgs are the podman values of mounts, as a container records them.
-func mountArgs(ms []option.Mount) []string {
-	var out []string
-	for _, m := range ms {
-		if m.Tmpfs {
-			out = append(out, "tmpfs:"+m.TmpfsArg())
-		} else {
-			out = append(out, m.VolumeArg())
-		}
-	}
-	return out
 }
 
 // addLine appends line to the notice text (one carina: line each).

@@ -65,6 +65,7 @@ type Spec struct {
 	Env         map[string]string // set in the container (seen by the entrypoint)
 	Annotations map[string]string
 	Global      bool // outlives its job (labelled carina.scope=global)
+	Unconfined  bool // no seccomp filter (the site's [security] seccomp = false)
 }
 
 // RunArgs is the podman command line that starts spec: host network, PID,
@@ -93,8 +94,19 @@ func RunArgs(s Spec) []string {
 	if !s.RemapRoot {
 		args = append(args, "--userns=keep-id")
 	}
+	if private["uts"] {
+		// A host name of its own is one the user may set (sethostname,
+		// as under pyxis): that takes CAP_SYS_ADMIN over the container's
+		// user namespace, which podman gives a non-root user as an
+		// ambient capability. It reaches nothing outside the user's own
+		// namespaces.
+		args = append(args, "--cap-add=SYS_ADMIN")
+	}
 	if s.ReadOnly {
 		args = append(args, "--read-only")
+	}
+	if s.Unconfined {
+		args = append(args, "--security-opt", "seccomp=unconfined")
 	}
 	args = append(args, "--log-driver=none", "--volume", s.InitPath+":"+InitTarget+":ro")
 	for _, v := range s.Volumes {

@@ -59,8 +59,9 @@ func TestRunArgsSettings(t *testing.T) {
 	got := strings.Join(RunArgs(Spec{Name: "c", ImageID: "sha", JobID: 7, Node: "n1", InitPath: "/i",
 		Volumes: []string{"/a b:/a b:ro"}, Tmpfs: []string{"/scratch"}, ReadOnly: true, RemapRoot: true,
 		Unshare: []string{"net", "uts"}, Env: map[string]string{"B": "2", "A": "1"},
-		Annotations: map[string]string{"x.y": "z"}}), "|")
-	for _, want := range []string{"|--network=none|", "|--ipc=host|", "|--uts=private|", "|--read-only|",
+		Annotations: map[string]string{"x.y": "z"}, Unconfined: true}), "|")
+	for _, want := range []string{"|--network=none|", "|--ipc=host|", "|--uts=private|", "|--cap-add=SYS_ADMIN|", "|--read-only|",
+		"|--security-opt|seccomp=unconfined|",
 		"|--volume|/a b:/a b:ro|", "|--tmpfs|/scratch|", "|--env|A=1|--env|B=2|", "|--annotation|x.y=z|"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("RunArgs lacks %q:\n%s", want, got)

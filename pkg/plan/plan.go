@@ -150,4 +150,57 @@ type Container struct {
 	Job    uint32 `json:"job,omitempty"`
 	Global bool   `json:"global,omitempty"`
 	Squash string `json:"squash,omitempty"`
+	// RemapRoot is true when the container was made with the user as
+	// root inside (--container-remap-root); a step asking otherwise gets
+	// its own uid in a nested user namespace. Home is where the user's
+	// home is mounted inside ("" when it is not).
+	RemapRoot bool   `json:"remap_root,omitempty"`
+	Home      string `json:"home,omitempty"`
+	// Confine is how joined tasks are confined: what podman exec gives a
+	// process of this container, read from its OCI configuration.
+	Confine *Confinement `json:"confine,omitempty"`
+}
+
+// Confinement is the capability sets and seccomp filter a joined task
+// takes on after entering the container's namespaces, as the container's
+// own processes have them (pkg/confine computes it, the C join applies it).
+// Each set is a bit mask of capability numbers (1<<CAP_CHOWN, ...).
+type Confinement struct {
+	Bounding    uint64 `json:"bounding"`
+	Effective   uint64 `json:"effective"`
+	Permitted   uint64 `json:"permitted"`
+	Inheritable uint64 `json:"inheritable"`
+	Ambient     uint64 `json:"ambient"`
+	NoNewPrivs  bool   `json:"no_new_privs,omitempty"`
+	// Seccomp is the container's seccomp filter as a classic BPF program
+	// (struct sock_filter entries, 8 bytes each, native byte order); empty
+	// when the container runs without one.
+	Seccomp []byte `json:"seccomp,omitempty"`
+}
+
+// MaxSeccompInsns is the kernel's bound on a BPF program (BPF_MAXINSNS).
+const MaxSeccompInsns = 4096
+
+// Check rejects a Confinement no kernel would take: a filter that is not
+// whole sock_filter entries or is longer than the kernel allows.
+func (c Confinement) Check() error {
+	if len(c.Seccomp)%8 != 0 || len(c.Seccomp)/8 > MaxSeccompInsns {
+		return fmt.Errorf("seccomp filter of %d bytes is not a BPF program of at most %d instructions",
+			len(c.Seccomp), MaxSeccompInsns)
+	}
+	// The kernel's own rules (capabilities(7)): effective within
+	// permitted, inheritable within the bounding set (capset(2) after
+	// the bounding set is lowered), ambient within permitted and
+	// inheritable.
+	if c.Inheritable&^c.Bounding != 0 {
+		return fmt.Errorf("inheritable capabilities %#x are not all in the bounding set (%#x)", c.Inheritable, c.Bounding)
+	}
+	if c.Effective&^c.Permitted != 0 {
+		return fmt.Errorf("effective capabilities %#x are not all permitted (%#x)", c.Effective, c.Permitted)
+	}
+	if c.Ambient&^(c.Permitted&c.Inheritable) != 0 {
+		return fmt.Errorf("ambient capabilities %#x are not all permitted and inheritable (%#x, %#x)",
+			c.Ambient, c.Permitted, c.Inheritable)
+	}
+	return nil
 }

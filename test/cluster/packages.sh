@@ -12,7 +12,7 @@ mkdir -p "$LOG_DIR"
 PACKAGES=(slurm-wlm slurmctld slurmd slurm-client libslurm-dev munge
 	podman runc conmon uidmap fuse-overlayfs catatonit golang-github-containers-common
 	docker-registry skopeo mmdebstrap busybox-static bats shellcheck jq squashfs-tools squashfuse
-	gcc libc6-dev curl ca-certificates procps util-linux passwd apache2-utils openssl
+	gcc libc6-dev libseccomp-dev pkg-config curl ca-certificates procps util-linux passwd apache2-utils openssl
 	mpich libmpich-dev libpmix-dev openmpi-bin libopenmpi-dev)
 # shellcheck disable=SC2206  # word splitting of the extra list is intended
 [[ -z ${CARINA_TEST_EXTRA_PACKAGES:-} ]] || PACKAGES+=(${CARINA_TEST_EXTRA_PACKAGES})
