@@ -261,7 +261,8 @@ static int nest_identity(const struct carina_identity *id, char *err, size_t err
 		goto fail;
 	rv = 0;
 fail:
-	if (prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0) != 0 && rv == 0) {
+	/* 2 (suid_dumpable's "root only") cannot be set again: 0 is stricter. */
+	if (prctl(PR_SET_DUMPABLE, dumpable == 1 ? 1 : 0, 0, 0, 0) != 0 && rv == 0) {
 		(void)snprintf(err, errlen, "carina: join: PR_SET_DUMPABLE: %s", strerror(errno));
 		rv = -1;
 	}
