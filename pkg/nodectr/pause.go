@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,35 +17,85 @@ func PausePidFile(runDir string) string {
 	return filepath.Join(runDir, "libpod", "tmp", "pause.pid")
 }
 
-// KillPause ends the pause process of runDir, if any. It ignores SIGTERM,
-// so SIGKILL is used. It is only called when no container of the user is
-// left on the node, so that no process of the user outlives the job.
+// KillPause ends the pause processes of runDir: the one pause.pid names,
+// and any other podman started for runDir (pausesOf). They ignore
+// SIGTERM, so SIGKILL is used. It is only called when no container of the
+// user is left on the node, so that no process of the user outlives the
+// job.
 func KillPause(runDir string) error {
+	pids := pausesOf("/proc", os.Getuid(), runDir)
 	f := PausePidFile(runDir)
 	b, err := os.ReadFile(f)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
 		return fmt.Errorf("reading %s: %w", f, err)
+	default:
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 1 {
+			return fmt.Errorf("%s holds no pid", f)
+		}
+		// The file outlives its process when the pause process died
+		// another way, and pids wrap (32768 here): the pid may now be any
+		// process of the user's, even this helper (seen in CI: an epilog's
+		// helper killed itself). Only podman's pause process (catatonit
+		// -P) is ended.
+		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && isPause(cmdline) {
+			pids = append(pids, pid)
+		}
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		return fmt.Errorf("%s holds no pid", f)
-	}
-	// The file outlives its process when the pause process died another
-	// way, and pids wrap (32768 here): the pid may now be any process of
-	// the user's, even this helper (seen in CI: an epilog's helper killed
-	// itself). Only podman's pause process (catatonit -P) is ended.
-	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && isPause(cmdline) {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("ending pause process %d: %w", pid, err)
+	for _, p := range pids {
+		if err := syscall.Kill(p, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("ending pause process %d: %w", p, err)
 		}
 	}
 	if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing %s: %w", f, err)
 	}
 	return nil
+}
+
+// pausesOf lists the pause processes of uid that podman started for
+// runDir (their environment holds XDG_RUNTIME_DIR=runDir), besides the one
+// pause.pid names: two podman commands that find no pause process at the
+// same moment each start one, and only one pid lands in the file; the
+// other would outlive the job (seen in CI: a catatonit -P left after a
+// job's epilog).
+func pausesOf(proc string, uid int, runDir string) []int {
+	entries, err := os.ReadDir(proc)
+	if err != nil {
+		return nil
+	}
+	want := "XDG_RUNTIME_DIR=" + runDir
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join(proc, e.Name())
+		fi, err := os.Stat(dir)
+		if st, ok := statOf(fi, err); !ok || int(st.Uid) != uid {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil || !isPause(cmdline) {
+			continue
+		}
+		environ, err := os.ReadFile(filepath.Join(dir, "environ"))
+		if err == nil && slices.Contains(strings.Split(string(environ), "\x00"), want) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func statOf(fi os.FileInfo, err error) (*syscall.Stat_t, bool) {
+	if err != nil {
+		return nil, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return st, ok
 }
 
 // isPause reports whether a /proc/PID/cmdline is podman's pause process:

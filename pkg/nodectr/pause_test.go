@@ -67,3 +67,35 @@ func TestKillPauseSparesOtherProcesses(t *testing.T) {
 		t.Errorf("the stale pid file is still there: %v", err)
 	}
 }
+
+// A second pause process that podman started for the same runtime
+// directory (two podman commands racing to make one) is not in pause.pid;
+// it is ended too. One started for another runtime directory is not.
+func TestKillPauseEndsUnrecordedPauseOfItsDirOnly(t *testing.T) {
+	dir, otherDir := t.TempDir(), t.TempDir()
+	start := func(run string) *exec.Cmd {
+		c := pauseStandIn()
+		c.Env = append(c.Env, "XDG_RUNTIME_DIR="+run)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	mine, others := start(dir), start(otherDir)
+	defer func() { _ = others.Process.Kill(); _ = others.Wait() }()
+	// No pause.pid at all: the orphan is found by its environment.
+	if err := KillPause(dir); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mine.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = mine.Process.Kill()
+		t.Fatal("the unrecorded pause process of the directory still runs")
+	}
+	if err := others.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("another runtime directory's pause process was killed: %v", err)
+	}
+}
