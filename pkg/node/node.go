@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/carina-hpc/carina/pkg/config"
 	"github.com/carina-hpc/carina/pkg/confine"
@@ -573,10 +574,15 @@ func Down(f Job) error {
 	}
 	if len(left) == 0 {
 		squashfs.KillLeftovers(d)
+		nodectr.AwaitCleanup(d.Run, cleanupLimit)
 		return nodectr.KillPause(d.Run)
 	}
 	return nil
 }
+
+// cleanupLimit bounds the wait for the removed containers' conmon and
+// podman cleanup processes before the pause process is ended (Down).
+const cleanupLimit = 15 * time.Second
 
 // ownStore reports whether dir is a directory of the calling user (the
 // helper runs as the job user).

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // PausePidFile is where rootless podman records its per-user pause process
@@ -55,6 +56,25 @@ func KillPause(runDir string) error {
 	return nil
 }
 
+// AwaitCleanup waits, at most limit, until no conmon or podman process of
+// the user runs for runDir. When a container is removed, its conmon runs
+// `podman container cleanup` (podman's exit command) after podman rm has
+// returned; that podman starts a pause process again when it finds none,
+// so the pause process is ended only once they are gone.
+func AwaitCleanup(runDir string, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for len(procsOf("/proc", os.Getuid(), runDir, isCleanup)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// isCleanup reports whether a /proc/PID/cmdline is conmon or podman.
+func isCleanup(cmdline []byte) bool {
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	base := filepath.Base(args[0])
+	return base == "conmon" || base == "podman"
+}
+
 // pausesOf lists the pause processes of uid that podman started for
 // runDir (their environment holds XDG_RUNTIME_DIR=runDir), besides the one
 // pause.pid names: two podman commands that find no pause process at the
@@ -62,6 +82,12 @@ func KillPause(runDir string) error {
 // other would outlive the job (seen in CI: a catatonit -P left after a
 // job's epilog).
 func pausesOf(proc string, uid int, runDir string) []int {
+	return procsOf(proc, uid, runDir, isPause)
+}
+
+// procsOf lists the processes of uid (but this one) whose command line
+// matches and whose environment holds XDG_RUNTIME_DIR=runDir.
+func procsOf(proc string, uid int, runDir string, match func(cmdline []byte) bool) []int {
 	entries, err := os.ReadDir(proc)
 	if err != nil {
 		return nil
@@ -70,7 +96,7 @@ func pausesOf(proc string, uid int, runDir string) []int {
 	var out []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if err != nil || pid == os.Getpid() {
 			continue
 		}
 		dir := filepath.Join(proc, e.Name())
@@ -79,7 +105,7 @@ func pausesOf(proc string, uid int, runDir string) []int {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
-		if err != nil || !isPause(cmdline) {
+		if err != nil || !match(cmdline) {
 			continue
 		}
 		environ, err := os.ReadFile(filepath.Join(dir, "environ"))

@@ -29,7 +29,11 @@ func TestIsPause(t *testing.T) {
 // as "catatonit -P" with CARINA_TEST_PAUSE=1, it only sleeps.
 func TestMain(m *testing.M) {
 	if os.Getenv("CARINA_TEST_PAUSE") == "1" {
-		time.Sleep(time.Minute)
+		d, err := time.ParseDuration(os.Getenv("CARINA_TEST_SLEEP"))
+		if err != nil {
+			d = time.Minute
+		}
+		time.Sleep(d)
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -97,5 +101,29 @@ func TestKillPauseEndsUnrecordedPauseOfItsDirOnly(t *testing.T) {
 	}
 	if err := others.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Errorf("another runtime directory's pause process was killed: %v", err)
+	}
+}
+
+// AwaitCleanup returns once the conmon of the runtime directory has
+// exited (its podman cleanup could start a pause process again), and does
+// not wait for one of another directory.
+func TestAwaitCleanupWaitsForConmonOfItsDir(t *testing.T) {
+	dir, otherDir := t.TempDir(), t.TempDir()
+	conmon := func(run, sleep string) *exec.Cmd {
+		c := &exec.Cmd{Path: os.Args[0], Args: []string{"/usr/bin/conmon", "--api-version", "1"},
+			Env: append(os.Environ(), "CARINA_TEST_PAUSE=1", "CARINA_TEST_SLEEP="+sleep, "XDG_RUNTIME_DIR="+run)}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = c.Wait() }()
+		return c
+	}
+	conmon(dir, "700ms")
+	other := conmon(otherDir, "1m")
+	defer func() { _ = other.Process.Kill() }()
+	start := time.Now()
+	AwaitCleanup(dir, 20*time.Second)
+	if took := time.Since(start); took < 500*time.Millisecond || took > 10*time.Second {
+		t.Fatalf("AwaitCleanup returned after %v; the conmon stand-in ran 700ms", took)
 	}
 }
