@@ -271,6 +271,9 @@ func (f Job) rejoin(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name st
 				return c, err
 			}
 		}
+		if err := remountKernelTmpfs(ctx, pm, d, name, c.Mounts); err != nil {
+			return c, err
+		}
 		if err := pm.StartExisting(ctx, name); err != nil {
 			return c, fmt.Errorf("starting the kept container %s again: %w", f.spec.Name, err)
 		}
@@ -432,6 +435,11 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 		}
 		spec.Volumes = append(spec.Volumes, vols...)
 	}
+	tmpfs, err := f.kernelTmpfs(ctx, pm, d, name)
+	if err != nil {
+		return plan.Container{}, err
+	}
+	spec.Volumes = append(spec.Volumes, tmpfs...)
 	id, err := pm.Start(ctx, spec)
 	if err != nil {
 		if cdiErr := cdiStartError(s.Node, spec.Devices, gpuDevices(f.site.GPUCDIKind, f.gpus), f.spec.Environment, err); cdiErr != nil {

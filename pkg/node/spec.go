@@ -1,6 +1,9 @@
 package node
 
 import (
+	"context"
+	"strings"
+
 	"github.com/carina-hpc/carina/pkg/mounts"
 	"github.com/carina-hpc/carina/pkg/nodectr"
 	"github.com/carina-hpc/carina/pkg/option"
@@ -26,6 +29,9 @@ func (f Job) containerSpec(name string, s plan.Step) nodectr.Spec {
 		ReadOnly: !f.spec.Writable, RemapRoot: f.spec.RemapRoot, Unshare: f.spec.Unshare, Unconfined: !f.site.Seccomp,
 		Env: f.spec.Env, Annotations: f.spec.Annotations, Devices: f.devices()}
 	for _, m := range f.spec.Mounts {
+		if m.KernelTmpfs() {
+			continue // mounted by kernelTmpfs, bound as a volume
+		}
 		if m.Tmpfs {
 			spec.Tmpfs = append(spec.Tmpfs, m.TmpfsArg())
 		} else {
@@ -49,4 +55,48 @@ func mountArgs(ms []option.Mount) []string {
 		}
 	}
 	return out
+}
+
+// kernelTmpfs mounts the step's tmpfs mounts whose options podman's
+// --tmpfs refuses (huge=, nr_inodes=, noatime, ...) itself and returns the
+// --volume values that bind them into container name.
+func (f Job) kernelTmpfs(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string) ([]string, error) {
+	return mountKernelTmpfs(ctx, pm, d, name, f.spec.Mounts)
+}
+
+// remountKernelTmpfs mounts the tmpfs mounts of a kept container that is
+// started again (their mounts went with the pause process at the end of
+// the job that stopped it), from the mounts it records (mountArgs).
+func remountKernelTmpfs(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string, recorded []string) error {
+	var ms []option.Mount
+	for _, r := range recorded {
+		rest, ok := strings.CutPrefix(r, "tmpfs:")
+		if !ok {
+			continue
+		}
+		target, flags, _ := strings.Cut(rest, ":")
+		m := option.Mount{Target: target, Tmpfs: true}
+		if flags != "" {
+			m.Flags = strings.Split(flags, ",")
+		}
+		ms = append(ms, m)
+	}
+	nodectr.UnmountTmpfs(ctx, pm, d, name)
+	_, err := mountKernelTmpfs(ctx, pm, d, name, ms)
+	return err
+}
+
+func mountKernelTmpfs(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string, ms []option.Mount) ([]string, error) {
+	var vols []string
+	for _, m := range ms {
+		if !m.KernelTmpfs() {
+			continue
+		}
+		v, err := nodectr.MountTmpfs(ctx, pm, d, name, m.Target, m.MountOptions())
+		if err != nil {
+			return nil, err
+		}
+		vols = append(vols, v)
+	}
+	return vols, nil
 }

@@ -15,7 +15,7 @@ import (
 
 // Teardown removes containers and whatever was started or mounted for
 // them: the tasks still joined to them (EndJoined), their relay servers,
-// squashfs mounts and state files.
+// squashfs and tmpfs mounts and state files.
 func Teardown(ctx context.Context, p Podman, d plan.Dirs, names ...string) error {
 	var errs []error
 	for _, n := range names {
@@ -27,6 +27,7 @@ func Teardown(ctx context.Context, p Podman, d plan.Dirs, names ...string) error
 	for _, n := range names {
 		relay.Stop(d.Run, n, false)
 		squashfs.Unmount(ctx, p, d, n)
+		UnmountTmpfs(ctx, p, d, n)
 		_ = os.Remove(filepath.Join(d.Run, n+".json"))
 	}
 	return err

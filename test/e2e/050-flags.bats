@@ -57,7 +57,7 @@ D=/tmp/carina-e2e-flags
 	[ "$output" = tmpfs ]
 }
 
-@test "--container-mounts: podman's own options pass (unbindable, rbind, tmpfs size= and mode=), contradictions and '..' are refused" {
+@test "--container-mounts: podman's own options pass (unbindable, rbind, tmpfs size= and mode=), contradictions, foreign ids and '..' are refused" {
 	# What a user checks: the option reaches the mount the task sees.
 	run as_user srun -N1 --container-image="$IMG" \
 		--container-mounts="$D/data:/u:unbindable+rbind+ro,tmpfs:/t:size=8m+mode=1770+noexec" \
@@ -70,10 +70,29 @@ D=/tmp/carina-e2e-flags
 	[ "$(tail -1 <<<"$output")" = 1770 ]
 	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="$D/data:/u:ro+rw" true
 	grep -q 'give one ro/rw option' <<<"$output"
-	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="tmpfs:/t:huge=within_size" true
-	grep -q "not one podman's --tmpfs takes" <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="tmpfs:/t:uid=0" true
+	grep -q 'cannot be given' <<<"$output"
+	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="tmpfs:/t:huge=always+tmpcopyup" true
+	grep -q 'is mounted by carina, not by podman' <<<"$output"
 	rejected_at_submit srun -N1 --container-image="$IMG" --container-mounts="$D/data:/x/../etc" true
 	grep -q "holds '..'" <<<"$output"
+}
+
+@test "--container-mounts: tmpfs options only the kernel takes (huge=, nr_inodes=, noatime) reach the tmpfs, which goes with the job" {
+	run as_user srun -N2 -w n1,n2 --container-image="$IMG" \
+		--container-mounts="tmpfs:/huge:huge=within_size+size=8m+nr_inodes=1k+noatime+mode=1700" \
+		bash -c 'findmnt -n -o FSTYPE,OPTIONS /huge; stat -c "%a %u" /huge; df --output=itotal /huge | tail -1; echo x >/huge/f && cat /huge/f'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^tmpfs .*noatime.*size=8192k.*huge=within_size' <<<"$output")" -eq 2 ]
+	[ "$(grep -c "^1700 $CARINA_TEST_UID\$" <<<"$output")" -eq 2 ]
+	[ "$(grep -cx ' *1024' <<<"$output")" -eq 2 ]
+	[ "$(grep -cx x <<<"$output")" -eq 2 ]
+	assert_clean
+	# Its mount points went with the containers.
+	for n in n1 n2; do
+		[ -z "$(ls -A "/run/carina/$n/$CARINA_TEST_UID/tmpfs" 2>/dev/null)" ]
+	done
 }
 
 @test "--container-mounts: a missing source, an unknown flag, a bad target are rejected at submit" {
