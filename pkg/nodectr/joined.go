@@ -45,25 +45,16 @@ func killInMountNS(proc string, pid, uid int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading the mount namespace of the container's init %d: %w", pid, err)
 	}
-	entries, err := os.ReadDir(proc)
+	pids, err := userProcs(proc, uid, func(dir string) bool {
+		ns, err := os.Readlink(filepath.Join(dir, "ns", "mnt"))
+		return err == nil && ns == want // else gone meanwhile, or elsewhere
+	})
 	if err != nil {
-		return 0, fmt.Errorf("listing processes: %w", err)
+		return 0, err
 	}
 	killed := 0
 	var errs []error
-	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil || n == os.Getpid() {
-			continue
-		}
-		dir := filepath.Join(proc, e.Name())
-		var st syscall.Stat_t
-		if syscall.Stat(dir, &st) != nil || int(st.Uid) != uid {
-			continue
-		}
-		if ns, err := os.Readlink(filepath.Join(dir, "ns", "mnt")); err != nil || ns != want {
-			continue // gone meanwhile, or elsewhere
-		}
+	for _, n := range pids {
 		if err := syscall.Kill(n, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, fmt.Errorf("ending process %d: %w", n, err))
 			continue
@@ -71,6 +62,29 @@ func killInMountNS(proc string, pid, uid int) (int, error) {
 		killed++
 	}
 	return killed, errors.Join(errs...)
+}
+
+// userProcs lists the processes of uid, as proc lists them, but this one,
+// whose /proc directory keep accepts.
+func userProcs(proc string, uid int, keep func(dir string) bool) ([]int, error) {
+	entries, err := os.ReadDir(proc)
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil || n == os.Getpid() {
+			continue
+		}
+		dir := filepath.Join(proc, e.Name())
+		var st syscall.Stat_t
+		if syscall.Stat(dir, &st) != nil || int(st.Uid) != uid || !keep(dir) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // ProcessStart is the start time of pid (field 22 of /proc/PID/stat, in

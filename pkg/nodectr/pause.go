@@ -86,42 +86,19 @@ func pausesOf(proc string, uid int, runDir string) []int {
 }
 
 // procsOf lists the processes of uid (but this one) whose command line
-// matches and whose environment holds XDG_RUNTIME_DIR=runDir.
+// matches and whose environment holds XDG_RUNTIME_DIR=runDir (none when
+// /proc cannot be listed).
 func procsOf(proc string, uid int, runDir string, match func(cmdline []byte) bool) []int {
-	entries, err := os.ReadDir(proc)
-	if err != nil {
-		return nil
-	}
 	want := "XDG_RUNTIME_DIR=" + runDir
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		dir := filepath.Join(proc, e.Name())
-		fi, err := os.Stat(dir)
-		if st, ok := statOf(fi, err); !ok || int(st.Uid) != uid {
-			continue
-		}
+	pids, _ := userProcs(proc, uid, func(dir string) bool {
 		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
 		if err != nil || !match(cmdline) {
-			continue
+			return false
 		}
 		environ, err := os.ReadFile(filepath.Join(dir, "environ"))
-		if err == nil && slices.Contains(strings.Split(string(environ), "\x00"), want) {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-func statOf(fi os.FileInfo, err error) (*syscall.Stat_t, bool) {
-	if err != nil {
-		return nil, false
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return st, ok
+		return err == nil && slices.Contains(strings.Split(string(environ), "\x00"), want)
+	})
+	return pids
 }
 
 // isPause reports whether a /proc/PID/cmdline is podman's pause process:
