@@ -545,11 +545,14 @@ func Down(f Job) error {
 			remove = append(remove, n)
 		}
 	}
+	// A failed removal is reported, but the rest still runs: the pause
+	// process must not outlive the job because one container resisted.
+	var errs []error
 	if err := nodectr.Teardown(ctx, pm, d, remove...); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if err := dropStepRecords(d, s.JobID); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	// Global named containers this job used are stopped and kept.
 	running, err := pm.List(ctx, nodectr.Running)
@@ -573,19 +576,23 @@ func Down(f Job) error {
 		}
 		squashfs.Unmount(ctx, pm, d, n)
 	}
-	if err := imagestore.Release(f.imageStoreDir(d), s.Node, s.JobID); err != nil {
-		return err
+	if len(errs) == 0 {
+		// The job's leases go only with its containers: an image a
+		// container that resisted removal still uses stays leased.
+		if err := imagestore.Release(f.imageStoreDir(d), s.Node, s.JobID); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	left, err := pm.List(ctx, nodectr.Running)
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
 	if len(left) == 0 {
 		squashfs.KillLeftovers(d)
 		nodectr.AwaitCleanup(d.Run, cleanupLimit)
-		return nodectr.KillPause(d.Run)
+		errs = append(errs, nodectr.KillPause(d.Run))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // cleanupLimit bounds the wait for the removed containers' conmon and

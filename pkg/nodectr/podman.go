@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/carina-hpc/carina/pkg/plan"
 )
@@ -269,8 +270,30 @@ func (p Podman) Remove(ctx context.Context, names ...string) error {
 	if len(seen) == 0 {
 		return nil
 	}
-	_, err := p.run(ctx, args...)
+	var err error
+	for try := 0; try < removeTries; try++ {
+		if _, err = p.run(ctx, args...); err == nil || !stopRace(err) {
+			return err
+		}
+		// The container's init died just before (the epilog ends the
+		// processes in its mount namespace, the init among them) and
+		// podman's record still says running: its SIGKILL finds a
+		// stopped container ("container state improper: stopped",
+		// seen in CI). Once conmon has recorded the stop, rm succeeds.
+		time.Sleep(removeRetryDelay)
+	}
 	return err
+}
+
+const (
+	removeTries      = 5
+	removeRetryDelay = 300 * time.Millisecond
+)
+
+// stopRace reports podman rm's error for a container that stopped while
+// podman was stopping it.
+func stopRace(err error) bool {
+	return strings.Contains(err.Error(), "container state improper")
 }
 
 // errorLine picks podman's "Error:" line out of its warnings.

@@ -161,3 +161,38 @@ func TestKillPauseWithoutPidFile(t *testing.T) {
 		t.Fatal("a pid file without a pid must be an error")
 	}
 }
+
+// A FAKE podman whose first rm fails as podman 4.3 does when the
+// container's init died just before ("container state improper:
+// stopped") and whose second succeeds: Remove tries again. Any other
+// error is returned at once.
+func TestRemoveRetriesAStopRace(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		firstErr  string
+		wantErr   bool
+		wantCalls int
+	}{
+		{"stop race", "Error: cannot remove container c as it could not be stopped: sending SIGKILL to container c: container state improper: stopped", false, 2},
+		{"other error", "Error: no such container", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			count := filepath.Join(dir, "count")
+			script := "#!/bin/sh\necho x >>" + count + "\n" +
+				"if [ $(wc -l <" + count + ") -eq 1 ]; then echo '" + tc.firstErr + "' >&2; exit 2; fi\n"
+			bin := filepath.Join(dir, "podman")
+			if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			err := Podman{Bin: bin, GraphRoot: "/g", RunRoot: "/r", Driver: "overlay"}.Remove(context.Background(), "c")
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Remove: %v, want error %v", err, tc.wantErr)
+			}
+			b, _ := os.ReadFile(count)
+			if got := strings.Count(string(b), "x"); got != tc.wantCalls {
+				t.Fatalf("podman ran %d times, want %d", got, tc.wantCalls)
+			}
+		})
+	}
+}
