@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
-	"time"
 
 	"github.com/carina-hpc/carina/pkg/config"
 	"github.com/carina-hpc/carina/pkg/confine"
@@ -589,15 +588,10 @@ func Down(f Job) error {
 	}
 	if len(left) == 0 {
 		squashfs.KillLeftovers(d)
-		nodectr.AwaitCleanup(d.Run, cleanupLimit)
 		errs = append(errs, nodectr.KillPause(d.Run))
 	}
 	return errors.Join(errs...)
 }
-
-// cleanupLimit bounds the wait for the removed containers' conmon and
-// podman cleanup processes before the pause process is ended (Down).
-const cleanupLimit = 15 * time.Second
 
 // ownStore reports whether dir is a directory of the calling user (the
 // helper runs as the job user).

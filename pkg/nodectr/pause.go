@@ -19,11 +19,12 @@ func PausePidFile(runDir string) string {
 }
 
 // KillPause ends the pause processes of runDir: the one pause.pid names,
-// and any other podman started for runDir (pausesOf). They ignore
-// SIGTERM, so SIGKILL is used. It is only called when no container of the
-// user is left on the node, so that no process of the user outlives the
-// job.
+// and any other podman started for runDir (pausesOf), once the removed
+// containers' cleanup is done (awaitCleanup). They ignore SIGTERM, so
+// SIGKILL is used. It is only called when no container of the user is
+// left on the node, so that no process of the user outlives the job.
 func KillPause(runDir string) error {
+	awaitCleanup(runDir, cleanupLimit)
 	pids := pausesOf("/proc", os.Getuid(), runDir)
 	f := PausePidFile(runDir)
 	b, err := os.ReadFile(f)
@@ -56,12 +57,16 @@ func KillPause(runDir string) error {
 	return nil
 }
 
-// AwaitCleanup waits, at most limit, until no conmon or podman process of
+// cleanupLimit bounds KillPause's wait for the removed containers' conmon
+// and podman cleanup processes.
+const cleanupLimit = 15 * time.Second
+
+// awaitCleanup waits, at most limit, until no conmon or podman process of
 // the user runs for runDir. When a container is removed, its conmon runs
 // `podman container cleanup` (podman's exit command) after podman rm has
 // returned; that podman starts a pause process again when it finds none,
 // so the pause process is ended only once they are gone.
-func AwaitCleanup(runDir string, limit time.Duration) {
+func awaitCleanup(runDir string, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for len(procsOf("/proc", os.Getuid(), runDir, isCleanup)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

@@ -104,7 +104,7 @@ func TestKillPauseEndsUnrecordedPauseOfItsDirOnly(t *testing.T) {
 	}
 }
 
-// AwaitCleanup returns once the conmon of the runtime directory has
+// awaitCleanup returns once the conmon of the runtime directory has
 // exited (its podman cleanup could start a pause process again), and does
 // not wait for one of another directory.
 func TestAwaitCleanupWaitsForConmonOfItsDir(t *testing.T) {
@@ -122,8 +122,8 @@ func TestAwaitCleanupWaitsForConmonOfItsDir(t *testing.T) {
 	other := conmon(otherDir, "1m")
 	defer func() { _ = other.Process.Kill() }()
 	start := time.Now()
-	AwaitCleanup(dir, 20*time.Second)
+	awaitCleanup(dir, 20*time.Second)
 	if took := time.Since(start); took < 500*time.Millisecond || took > 10*time.Second {
-		t.Fatalf("AwaitCleanup returned after %v; the conmon stand-in ran 700ms", took)
+		t.Fatalf("awaitCleanup returned after %v; the conmon stand-in ran 700ms", took)
 	}
 }
