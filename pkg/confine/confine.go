@@ -75,14 +75,3 @@ func Mask(names []string) uint64 {
 	}
 	return m
 }
-
-// Names lists the capabilities of mask, CAP_ prefixed, for messages.
-func Names(mask uint64) []string {
-	var out []string
-	for i, n := range capNames {
-		if mask&(1<<uint(i)) != 0 {
-			out = append(out, "CAP_"+n)
-		}
-	}
-	return out
-}

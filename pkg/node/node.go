@@ -434,7 +434,7 @@ func (f Job) start(ctx context.Context, pm nodectr.Podman, d plan.Dirs, s plan.S
 		}
 		spec.Volumes = append(spec.Volumes, vols...)
 	}
-	tmpfs, err := f.kernelTmpfs(ctx, pm, d, name)
+	tmpfs, err := mountKernelTmpfs(ctx, pm, d, name, f.spec.Mounts)
 	if err != nil {
 		return plan.Container{}, err
 	}

@@ -30,7 +30,7 @@ func (f Job) containerSpec(name string, s plan.Step) nodectr.Spec {
 		Env: f.spec.Env, Annotations: f.spec.Annotations, Devices: f.devices()}
 	for _, m := range f.spec.Mounts {
 		if m.KernelTmpfs() {
-			continue // mounted by kernelTmpfs, bound as a volume
+			continue // mounted by mountKernelTmpfs, bound as a volume
 		}
 		if m.Tmpfs {
 			spec.Tmpfs = append(spec.Tmpfs, m.TmpfsArg())
@@ -57,13 +57,6 @@ func mountArgs(ms []option.Mount) []string {
 	return out
 }
 
-// kernelTmpfs mounts the step's tmpfs mounts whose options podman's
-// --tmpfs refuses (huge=, nr_inodes=, noatime, ...) itself and returns the
-// --volume values that bind them into container name.
-func (f Job) kernelTmpfs(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string) ([]string, error) {
-	return mountKernelTmpfs(ctx, pm, d, name, f.spec.Mounts)
-}
-
 // remountKernelTmpfs mounts the tmpfs mounts of a kept container that is
 // started again (their mounts went with the pause process at the end of
 // the job that stopped it), from the mounts it records (mountArgs).
@@ -86,6 +79,9 @@ func remountKernelTmpfs(ctx context.Context, pm nodectr.Podman, d plan.Dirs, nam
 	return err
 }
 
+// mountKernelTmpfs mounts the tmpfs mounts of ms whose options podman's
+// --tmpfs refuses (huge=, nr_inodes=, noatime, ...) itself and returns the
+// --volume values that bind them into container name.
 func mountKernelTmpfs(ctx context.Context, pm nodectr.Podman, d plan.Dirs, name string, ms []option.Mount) ([]string, error) {
 	var vols []string
 	for _, m := range ms {

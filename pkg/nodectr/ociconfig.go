@@ -18,31 +18,18 @@ const maxOCIConfig = 8 << 20
 
 // ReadOCIConfig reads the runtime configuration podman wrote for a
 // container (State.OCIConfig), in the opencontainers/runtime-spec types.
-// It runs as the job user, on the user's own store.
-func ReadOCIConfig(path string) (*specs.Spec, error) {
-	return parseOCIConfig(path, os.ReadFile)
-}
-
-// ReadOCIConfig reads the container's runtime configuration as
-// nodectr.ReadOCIConfig does; where podman made its directory the
-// container root's (an image-based container: userdata is then 0700 and
-// owned by a subordinate uid, measured with podman 4.3), it is read inside
-// podman's user namespace, where the user is that root.
+// It runs as the job user, on the user's own store. Where podman made its
+// directory the container root's (an image-based container: userdata is
+// then 0700 and owned by a subordinate uid, measured with podman 4.3), it
+// is read inside podman's user namespace, where the user is that root.
 func (p Podman) ReadOCIConfig(ctx context.Context, path string) (*specs.Spec, error) {
-	return parseOCIConfig(path, func(path string) ([]byte, error) {
-		b, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrPermission) {
-			b, err = p.run(ctx, "unshare", "cat", "--", path)
-		}
-		return b, err
-	})
-}
-
-func parseOCIConfig(path string, read func(string) ([]byte, error)) (*specs.Spec, error) {
 	if path == "" {
 		return nil, errors.New("podman named no OCI configuration for the container")
 	}
-	b, err := read(path)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrPermission) {
+		b, err = p.run(ctx, "unshare", "cat", "--", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the container's OCI configuration: %w", err)
 	}

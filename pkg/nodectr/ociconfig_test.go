@@ -1,6 +1,7 @@
 package nodectr
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +19,7 @@ func TestReadOCIConfigAddedEnv(t *testing.T) {
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := ReadOCIConfig(p)
+	s, err := Podman{}.ReadOCIConfig(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestReadOCIConfigAddedEnv(t *testing.T) {
 		"no path":    "",
 	}
 	for name, path := range bad {
-		if _, err := ReadOCIConfig(path); err == nil {
+		if _, err := (Podman{}).ReadOCIConfig(context.Background(), path); err == nil {
 			t.Errorf("%s: ReadOCIConfig(%q) gave no error", name, path)
 		}
 	}
